@@ -181,6 +181,8 @@ class DeclaredOp(Operation):
             if isinstance(v, list):
                 attrs[k] = tuple(v)
         operands = list(operands)
+        if result_types is None and not cls.RESULTS:
+            result_types = []
         if result_types is None:
             if cls.INFER is None:
                 raise InferenceError(f"{cls.OP_NAME} cannot infer its result types; pass them",

@@ -1,0 +1,11 @@
+"""The `ml` dialect: the tensor operator set of CNNs, RNNs, Transformers and MoE models.
+
+One module per op family; importing this package registers all of them.
+"""
+from . import math  # noqa: F401
+from . import linalg  # noqa: F401
+from . import reduce  # noqa: F401
+from . import nn  # noqa: F401
+from . import rnn  # noqa: F401
+from . import shape  # noqa: F401
+from . import index  # noqa: F401
