@@ -243,7 +243,9 @@ class _Parser:
         try:
             return element_type(name)
         except KeyError:
-            raise self.error(f"unknown element type '{name}'", at) from None
+            raise self.error(f"unknown element type '{name}' in {self.texts[at]} (expected one "
+                             "of f16, bf16, f32, f64, i1, i8, i16, i32, i64, u8, u16, u32, u64)",
+                             at) from None
 
     def parse_type_list_parens(self) -> List[Type]:
         self.expect("(")
@@ -382,7 +384,9 @@ class _Parser:
         except (ValueError, OverflowError, TypeError) as e:
             raise self.error(f"dense elements do not fit {ty}: {e}", start) from None
         if arr.shape != shape:
-            if arr.ndim == 0:
+            if arr.size == 0 and 0 in shape:
+                arr = np.zeros(shape, dtype=dt)
+            elif arr.ndim == 0:
                 arr = np.broadcast_to(arr, shape).copy()  # splat
             else:
                 raise self.error(f"dense literal has shape {list(arr.shape)} but the type is {ty}",

@@ -73,6 +73,8 @@ def _print_dense(d: DenseAttr) -> str:
     arr = d.array
     el = d.type.element
     flat = arr.reshape(-1)
+    if flat.size == 0:
+        return f"dense<> : {d.type}"
     if flat.size > 1 and d.is_splat and (not el.is_float or np.isfinite(flat[0].astype(np.float64))):
         return f"dense<{_dense_literal(flat[:1].reshape(()), el)}> : {d.type}"
     finite = not el.is_float or bool(np.isfinite(arr.astype(np.float64)).all())

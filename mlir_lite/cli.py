@@ -1,0 +1,191 @@
+"""The `mlir-lite` command line.
+
+    mlir-lite opt FILE.mlir -p PIPELINE [-o OUT] [--print-ir-after-all] [--timing] ...
+    mlir-lite verify FILE.mlir
+    mlir-lite run FILE.mlir [--func main] [--input x=x.npy ...] [--random]
+
+Every error an input can cause is reported as `mlir-lite: error: <where>: <what>` with exit
+status 1; outputs are written atomically (a temporary file renamed into place).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from typing import Callable, Dict, List, Optional
+
+from .errors import MlirLiteError
+
+__all__ = ["main", "write_atomic", "SUBCOMMANDS"]
+
+SUBCOMMANDS: Dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".mlir-lite-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        raise MlirLiteError(f"cannot read {path!r}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise MlirLiteError(f"{path!r} is not UTF-8 text (byte {e.start}): is it an .onnx file? "
+                            "use `mlir-lite import` for ONNX models") from None
+
+
+def _load_module(path: str):  # noqa: ANN202
+    from .parser import parse_module
+    return parse_module(_read_text(path), "<stdin>" if path == "-" else path)
+
+
+def _emit(text: str, out: Optional[str]) -> None:
+    if out is None or out == "-":
+        sys.stdout.write(text)
+    else:
+        write_atomic(out, text.encode("utf-8"))
+
+
+def _cmd_opt(args: argparse.Namespace) -> int:
+    from .passes.registry import load_plugin, run_pipeline
+    from .printer import print_module
+    from .verifier import verify
+    for plugin in args.load_pass_plugin or []:
+        load_plugin(plugin)
+    module = _load_module(args.file)
+    if not args.no_verify:
+        verify(module)
+    if args.pipeline:
+        run_pipeline(module, args.pipeline, verify_each=not args.no_verify,
+                     print_ir_after_all=args.print_ir_after_all,
+                     print_ir_after_change=args.print_ir_after_change,
+                     print_ir_before_all=args.print_ir_before_all, timing=args.timing,
+                     stream=sys.stderr)
+    _emit(print_module(module), args.output)
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verifier import verify
+    module = _load_module(args.file)
+    verify(module)
+    print(f"{args.file}: ok")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .interpreter import run
+    from .types import TensorType
+    module = _load_module(args.file)
+    from .verifier import verify
+    verify(module)
+    func = module[args.func]
+    given: Dict[str, np.ndarray] = {}
+    for item in args.input or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise MlirLiteError(f"--input expects NAME=FILE.npy, got {item!r}")
+        given[name] = np.load(path, allow_pickle=False)
+    rng = np.random.default_rng(args.seed)
+    arrays: List[np.ndarray] = []
+    for i, a in enumerate(func.args):
+        name = a.name_hint or f"arg{i}"
+        if name in given:
+            arrays.append(given.pop(name))
+            continue
+        t = a.type
+        if not args.random or not isinstance(t, TensorType) or t.shape is None:
+            raise MlirLiteError(f"@{args.func}: no value for argument %{name} of type {t} "
+                                "(give --input NAME=FILE.npy, or --random for static shapes)")
+        shape = [d if isinstance(d, int) else args.dynamic_dim for d in t.shape]
+        dt = t.element.np_dtype
+        arrays.append(rng.standard_normal(shape).astype(dt) if t.element.is_float
+                      else rng.integers(0, 4, shape).astype(dt))
+    if given:
+        raise MlirLiteError(f"@{args.func} has no argument named {', '.join(sorted(given))}")
+    outs = run(module, *arrays, func=args.func)
+    if args.output:
+        import io
+        buf = io.BytesIO()
+        np.savez(buf, **{f"out{i}": o for i, o in enumerate(outs)})
+        write_atomic(args.output, buf.getvalue())
+    else:
+        for i, o in enumerate(outs):
+            print(f"out{i}: {o.dtype}{list(o.shape)}\n{o}")
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="mlir-lite", description="mlir-lite compiler driver")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("opt", help="run a pass pipeline over an .mlir file")
+    p.add_argument("file", help="input .mlir file, or - for stdin")
+    p.add_argument("-p", "--pipeline", default="",
+                   help='comma-separated passes, options in braces: "canonicalize,cse{...},dce"')
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p.add_argument("--print-ir-after-all", action="store_true")
+    p.add_argument("--print-ir-after-change", action="store_true")
+    p.add_argument("--print-ir-before-all", action="store_true")
+    p.add_argument("--timing", action="store_true", help="print a timing table per pass")
+    p.add_argument("--no-verify", action="store_true", help="skip verification after each pass")
+    p.add_argument("--load-pass-plugin", action="append", metavar="FILE",
+                   help="a Python file that registers passes (repeatable)")
+    p.set_defaults(fn=_cmd_opt)
+
+    p = sub.add_parser("verify", help="parse and verify an .mlir file")
+    p.add_argument("file")
+    p.set_defaults(fn=_cmd_verify)
+
+    p = sub.add_parser("run", help="run a function of an .mlir file with the reference interpreter")
+    p.add_argument("file")
+    p.add_argument("--func", default="main")
+    p.add_argument("--input", action="append", metavar="NAME=FILE.npy")
+    p.add_argument("--random", action="store_true", help="random values for missing inputs")
+    p.add_argument("--dynamic-dim", type=int, default=2,
+                   help="size used for symbolic/unknown dims with --random")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", help="write outputs to an .npz file")
+    p.set_defaults(fn=_cmd_run)
+
+    for name, add in SUBCOMMANDS.items():
+        add(sub.add_parser(name))
+    return ap
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except MlirLiteError as e:
+        print(f"mlir-lite: error: {e}", file=sys.stderr)
+        return 1
+    except KeyError as e:  # e.g. module["missing"]
+        print(f"mlir-lite: error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mlir-lite: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
