@@ -56,6 +56,36 @@ def _load_module(path: str):  # noqa: ANN202
     return parse_module(_read_text(path), "<stdin>" if path == "-" else path)
 
 
+def _split_chunks(path: str) -> List[str]:
+    """The `// -----`-separated chunks of a file, each padded with blank lines so that error
+    line numbers stay those of the whole file (MLIR's --split-input-file)."""
+    lines = _read_text(path).split("\n")
+    chunks, start = [], 0
+    for i, line in enumerate(lines + ["// -----"]):
+        if line.strip() == "// -----":
+            chunks.append("\n" * start + "\n".join(lines[start:i]))
+            start = i + 1
+    return chunks
+
+
+def _per_chunk(args: argparse.Namespace, fn: Callable[[str, str], str]) -> int:
+    """Run `fn(text, filename)` on the whole file or on each chunk; with --split-input-file an
+    error in one chunk is reported and the next chunk still runs."""
+    name = "<stdin>" if args.file == "-" else args.file
+    if not args.split_input_file:
+        _emit(fn(_read_text(args.file), name), getattr(args, "output", None))
+        return 0
+    outs, failed = [], False
+    for chunk in _split_chunks(args.file):
+        try:
+            outs.append(fn(chunk, name))
+        except MlirLiteError as e:
+            print(f"mlir-lite: error: {e}", file=sys.stderr)
+            failed = True
+    _emit("// -----\n".join(outs), getattr(args, "output", None))
+    return 1 if failed else 0
+
+
 def _emit(text: str, out: Optional[str]) -> None:
     if out is None or out == "-":
         sys.stdout.write(text)
@@ -64,30 +94,40 @@ def _emit(text: str, out: Optional[str]) -> None:
 
 
 def _cmd_opt(args: argparse.Namespace) -> int:
-    from .passes.registry import load_plugin, run_pipeline
+    from .parser import parse_module
+    from .passes.registry import load_plugin, parse_pipeline, run_pipeline
     from .printer import print_module
     from .verifier import verify
     for plugin in args.load_pass_plugin or []:
         load_plugin(plugin)
-    module = _load_module(args.file)
-    if not args.no_verify:
-        verify(module)
     if args.pipeline:
-        run_pipeline(module, args.pipeline, verify_each=not args.no_verify,
-                     print_ir_after_all=args.print_ir_after_all,
-                     print_ir_after_change=args.print_ir_after_change,
-                     print_ir_before_all=args.print_ir_before_all, timing=args.timing,
-                     stream=sys.stderr)
-    _emit(print_module(module), args.output)
-    return 0
+        parse_pipeline(args.pipeline)  # a bad pipeline is reported before any input is read
+
+    def one(text: str, name: str) -> str:
+        module = parse_module(text, name)
+        if not args.no_verify:
+            verify(module)
+        if args.pipeline:
+            run_pipeline(module, args.pipeline, verify_each=not args.no_verify,
+                         print_ir_after_all=args.print_ir_after_all,
+                         print_ir_after_change=args.print_ir_after_change,
+                         print_ir_before_all=args.print_ir_before_all, timing=args.timing,
+                         stream=sys.stderr)
+        return print_module(module)
+    return _per_chunk(args, one)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    from .parser import parse_module
     from .verifier import verify
-    module = _load_module(args.file)
-    verify(module)
-    print(f"{args.file}: ok")
-    return 0
+
+    def one(text: str, name: str) -> str:
+        verify(parse_module(text, name))
+        return ""
+    rc = _per_chunk(args, one)
+    if rc == 0:
+        print(f"{args.file}: ok", file=sys.stderr)
+    return rc
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -150,10 +190,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", action="store_true", help="skip verification after each pass")
     p.add_argument("--load-pass-plugin", action="append", metavar="FILE",
                    help="a Python file that registers passes (repeatable)")
+    p.add_argument("--split-input-file", action="store_true",
+                   help="process each '// -----'-separated chunk on its own")
     p.set_defaults(fn=_cmd_opt)
 
     p = sub.add_parser("verify", help="parse and verify an .mlir file")
     p.add_argument("file")
+    p.add_argument("--split-input-file", action="store_true",
+                   help="verify each '// -----'-separated chunk on its own, reporting every error")
     p.set_defaults(fn=_cmd_verify)
 
     p = sub.add_parser("run", help="run a function of an .mlir file with the reference interpreter")

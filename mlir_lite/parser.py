@@ -40,7 +40,8 @@ _TOKEN_RE = re.compile(r"""
 """, re.VERBOSE)
 
 # The same tokens as _TOKEN_RE, as one group, with whitespace and comments skipped.
-_FAST_RE = re.compile(r"""(?:\s+|//[^\n]*)*(
+# Possessive quantifiers: a trailing comment must never be backtracked into to find a token.
+_FAST_RE = re.compile(r"""(?:\s++|//[^\n]*+)*+(
     %[A-Za-z0-9$._-]+(?:\#[0-9]+)?
   | \^[A-Za-z0-9$._-]+
   | @[A-Za-z0-9$._-]+|@"(?:[^"\\\n]|\\.)*"
@@ -53,7 +54,8 @@ _FAST_RE = re.compile(r"""(?:\s+|//[^\n]*)*(
   | [A-Za-z_][\w$.]*
   | ->
   | [(){}\[\]<>:,=?*]
-  | \S)""", re.VERBOSE)
+  | \S
+  | \Z)""", re.VERBOSE)
 _FIRST_KIND = {"%": "value", "^": "caret", "@": "sym", '"': "string"}
 for _c in "(){}[]<>:,=?*":
     _FIRST_KIND[_c] = _c
@@ -88,6 +90,8 @@ class _Tokens:
         # findall over one capturing group is C-speed; token kinds come from the first
         # character, and positions are recomputed only when an error needs them.
         texts: List[str] = _FAST_RE.findall(text)
+        while texts and not texts[-1]:
+            texts.pop()  # the end-of-input match after trailing comments
         kinds = [_FIRST_KIND.get(t[0]) or _classify(t) for t in texts]
         kinds.append("eof")
         texts.append("<end of input>")

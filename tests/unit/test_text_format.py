@@ -175,3 +175,10 @@ def test_parse_errors_say_line_column_and_what(text: str, where: str, msg: str) 
         parse_module(text, "bad.mlir")
     assert f"bad.mlir:{where}" in str(ei.value), str(ei.value)
     assert msg in str(ei.value), str(ei.value)
+
+
+def test_comments_anywhere_including_the_end() -> None:
+    text = ('// head -> x\nfunc.func @f() -> () { // open > {\n  "func.return"() : () -> () '
+            '// tail )\n}\n// trailing comment with tensor<4xf32> and "quotes" >')
+    m = parse_module(text)
+    assert [op.name for op in m.walk()] == ["builtin.module", "func.func", "func.return"]
