@@ -1,0 +1,15 @@
+"""The reference interpreter: numpy semantics for every op, through one rule table.
+
+    from mlir_lite.interpreter import run
+    outs = run(module, x)          # a list of numpy arrays, one per result of @main
+
+Importing this package registers the rules of every rule module below.
+"""
+from . import ml_math  # noqa: F401
+from . import ml_nn  # noqa: F401
+from . import ml_rnn  # noqa: F401
+from .engine import DEAD, Interpreter, run
+from .rules import REGION_RULES, RULES, region_rule, rule
+
+__all__ = ["DEAD", "Interpreter", "run", "RULES", "REGION_RULES", "rule", "region_rule"]
+from . import ml_shape, ml_index  # noqa: F401

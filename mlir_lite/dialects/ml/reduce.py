@@ -1,0 +1,74 @@
+"""Reductions: `reduce_*` over an `axes` tuple, `argmax`/`argmin` (i64) and `cumsum`.
+
+`axes=()` reduces every axis unless `noop_with_empty_axes` (then the op is the identity), as in
+ONNX opset 18; ONNX's axes input becomes the attribute.
+
+    %s = "ml.reduce_sum"(%x) {axes = [1], keepdims = false} : (tensor<4x8xf32>) -> tensor<4xf32>
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ...opdef import PURE, Bool, Int, Ints, define_op
+from ...types import TensorType, Type, i1, i64
+from ._infer import as_tensor, norm_axis, reduce_shape, require_float
+
+__all__ = ["REDUCE_OPS", "FLOAT_REDUCE_OPS"]
+
+REDUCE_OPS = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod",
+              "reduce_l1", "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp",
+              "reduce_sum_square")
+FLOAT_REDUCE_OPS = ("reduce_mean", "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp")
+
+
+def _reduce_infer(float_only: bool, allow_bool: bool):
+    def infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+        x = as_tensor(types[0])
+        if float_only:
+            require_float(x)
+        if x.element == i1 and not allow_bool:
+            raise TypeError("operand must be numeric, got i1")
+        return [x.with_shape(reduce_shape(x.shape, attrs["axes"], attrs["keepdims"],
+                                          attrs["noop_with_empty_axes"]))]
+    return infer
+
+
+for _n in REDUCE_OPS:
+    define_op(f"ml.{_n}", operands=["x"],
+              attrs={"axes": Ints(()), "keepdims": Bool(True),
+                     "noop_with_empty_axes": Bool(False)},
+              traits=PURE, infer=_reduce_infer(_n in FLOAT_REDUCE_OPS,
+                                               _n in ("reduce_max", "reduce_min")),
+              doc=f"ONNX {_n}: reduce `axes` (all when empty).")
+
+
+def _arg_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+    x = as_tensor(types[0])
+    if x.shape is None:
+        return [TensorType(i64, None)]
+    rank = len(x.shape)
+    axis = norm_axis(attrs["axis"], max(rank, 1))
+    return [TensorType(i64, reduce_shape(x.shape, (axis,), attrs["keepdims"]))]
+
+
+for _n in ("argmax", "argmin"):
+    define_op(f"ml.{_n}", operands=["x"],
+              attrs={"axis": Int(0), "keepdims": Bool(True), "select_last_index": Bool(False)},
+              traits=PURE, infer=_arg_infer,
+              doc=f"Index (i64) of the {_n[3:]} along `axis`; ties pick the first index unless "
+                  "select_last_index.")
+
+
+def _cumsum_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+    x = as_tensor(types[0])
+    if x.element == i1:
+        raise TypeError("operand must be numeric, got i1")
+    if x.shape is not None:
+        norm_axis(attrs["axis"], len(x.shape))
+    return [x]
+
+
+define_op("ml.cumsum", operands=["x"],
+          attrs={"axis": Int(), "exclusive": Bool(False), "reverse": Bool(False)},
+          traits=PURE, infer=_cumsum_infer,
+          doc="Cumulative sum along `axis` (ONNX CumSum, the axis as an attribute).")
