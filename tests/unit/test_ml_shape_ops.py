@@ -10,7 +10,6 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-from onnx.reference import ReferenceEvaluator
 
 import mlir_lite  # noqa: F401  (registers the dialects)
 import mlir_lite.interpreter.ml_shape  # noqa: F401  (registers the rules)
@@ -20,6 +19,8 @@ from mlir_lite.dialects.func import FuncOp, ReturnOp
 from mlir_lite.errors import ExecutionError, InferenceError, VerifyError
 from mlir_lite.interpreter.engine import run
 from mlir_lite.types import TensorType, element_type_from_numpy, i64, tensor
+
+from ._ml_oracle import onnx_ref
 
 RNG = np.random.default_rng(0)
 I64_MAX = np.iinfo(np.int64).max
@@ -34,17 +35,7 @@ def rand(*shape: int, dtype: Any = np.float32) -> np.ndarray:
 def onnx_run(op_type: str, inputs: Sequence[Optional[np.ndarray]], n_out: int = 1,
              opset: int = 21, **attrs: Any) -> List[np.ndarray]:
     """Run one ONNX node through onnx's reference evaluator (None = an absent input)."""
-    names = ["" if a is None else f"i{k}" for k, a in enumerate(inputs)]
-    vis = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-           for n, a in zip(names, inputs) if a is not None]
-    outs = [f"o{k}" for k in range(n_out)]
-    node = helper.make_node(op_type, names, outs, **attrs)
-    graph = helper.make_graph([node], "g", vis,
-                              [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None)
-                               for o in outs])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    feeds = {n: a for n, a in zip(names, inputs) if a is not None}
-    return list(ReferenceEvaluator(model).run(None, feeds))
+    return onnx_ref(op_type, inputs, n_out, opset, **attrs)
 
 
 def build(name: str, arg_types: Sequence[TensorType], attrs: Optional[Dict[str, Any]] = None):
