@@ -28,11 +28,7 @@ def main(argv: list) -> int:
     t1 = time.perf_counter()
     run_pipeline(module, PIPELINE)
     t2 = time.perf_counter()
-    text = print_module(module)
-    lines = text.splitlines()
-    print("\n".join(line if len(line) < 160 else line[:157] + "..." for line in lines[:40]))
-    if len(lines) > 40:
-        print(f"... ({len(lines) - 40} more lines)")
+    print(print_module(module, elide_constants_over=16))
 
     import onnxruntime as ort
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

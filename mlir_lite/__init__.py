@@ -13,6 +13,17 @@ from .types import __all__ as _types_all
 
 __version__ = "0.1.0"
 
-__all__ = ["Module", "ModuleOp", "FuncOp", "Operation", "Value", "OpResult", "BlockArgument",
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # Front doors to the higher layers, imported on first use so that the IR itself never
+    # depends on them (and `import mlir_lite` stays fast).
+    if name == "import_onnx":
+        from .frontends.onnx import import_onnx
+        return import_onnx
+    raise AttributeError(f"module 'mlir_lite' has no attribute {name!r}")
+
+
+__all__ = ["import_onnx", "Module", "ModuleOp", "FuncOp", "Operation", "Value", "OpResult", "BlockArgument",
            "Block", "Region", "Use", "DenseAttr", "SymbolRef", "UNIT", "Location", "NameLoc",
            "FileLineColLoc", "UNKNOWN_LOC", "__version__"] + list(_errors_all) + list(_types_all)

@@ -3,6 +3,8 @@
     mlir-lite opt FILE.mlir -p PIPELINE [-o OUT] [--print-ir-after-all] [--timing] ...
     mlir-lite verify FILE.mlir
     mlir-lite run FILE.mlir [--func main] [--input x=x.npy ...] [--random]
+    mlir-lite import model.onnx -o model.mlir
+    mlir-lite check model.onnx [--json]
 
 Every error an input can cause is reported as `mlir-lite: error: <where>: <what>` with exit
 status 1; outputs are written atomically (a temporary file renamed into place).
@@ -211,6 +213,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write outputs to an .npz file")
     p.set_defaults(fn=_cmd_run)
 
+    from .frontends.onnx.commands import register as register_onnx_commands
+    register_onnx_commands(sub)  # import, check
     for name, add in SUBCOMMANDS.items():
         add(sub.add_parser(name))
     return ap

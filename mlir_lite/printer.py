@@ -111,13 +111,19 @@ def print_attribute(v: Any) -> str:
     raise TypeError(f"cannot print attribute value {v!r} of type {t.__name__}")
 
 
-def _attr_dict(attrs: Dict[str, Any], skip: tuple = ()) -> str:
+def _attr_dict(attrs: Dict[str, Any], skip: tuple = (), elide_over: Optional[int] = None) -> str:
     parts = []
     for k, v in attrs.items():
         if k in skip:
             continue
         key = k if _IDENT.match(k) else _escape(k)
-        parts.append(key if isinstance(v, UnitAttr) else f"{key} = {print_attribute(v)}")
+        if isinstance(v, UnitAttr):
+            parts.append(key)
+        elif elide_over is not None and isinstance(v, DenseAttr) and v.array.size > elide_over:
+            # MLIR's spelling for elided data: readable, and deliberately not parseable back.
+            parts.append(f"{key} = dense_resource<__elided__> : {v.type}")
+        else:
+            parts.append(f"{key} = {print_attribute(v)}")
     return "{" + ", ".join(parts) + "}"
 
 
@@ -182,7 +188,8 @@ class _Namer:
 
 
 class _Printer:
-    def __init__(self) -> None:
+    def __init__(self, elide_over: Optional[int] = None) -> None:
+        self.elide_over = elide_over
         self.out: List[str] = []
         self.namer = _Namer()
 
@@ -281,7 +288,7 @@ class _Printer:
                 out.append(indent + ("}, " if k + 1 < len(op.regions) else "}"))
             line = ")"
         if op.attributes:
-            line += " " + _attr_dict(op.attributes)
+            line += " " + _attr_dict(op.attributes, elide_over=self.elide_over)
         ins = ", ".join([str(v.type) for v in op._operands])
         if len(res) == 1 and not isinstance(res[0].type, FunctionType):
             line += f" : ({ins}) -> {res[0].type}"
@@ -292,13 +299,15 @@ class _Printer:
         out.append(line + "\n")
 
 
-def print_op(op: Operation) -> str:
-    """The text of one op (and everything nested in it)."""
-    p = _Printer()
+def print_op(op: Operation, elide_constants_over: Optional[int] = None) -> str:
+    """The text of one op (and everything nested in it). With `elide_constants_over=N`, dense
+    constants of more than N elements print as `dense_resource<__elided__>` (for reading only)."""
+    p = _Printer(elide_constants_over)
     p.op(op, "")
     return "".join(p.out)
 
 
-def print_module(module: Operation) -> str:
-    """The text of a module; `parse_module` reads it back into an identical module."""
-    return print_op(module)
+def print_module(module: Operation, elide_constants_over: Optional[int] = None) -> str:
+    """The text of a module; `parse_module` reads it back into an identical module (unless
+    constants were elided)."""
+    return print_op(module, elide_constants_over)

@@ -1,0 +1,8 @@
+"""The ONNX converters, one module per op family; importing this package registers them all."""
+from . import control  # noqa: F401
+from . import elementwise  # noqa: F401
+from . import index  # noqa: F401
+from . import nn  # noqa: F401
+from . import reduce  # noqa: F401
+from . import rnn  # noqa: F401
+from . import shape  # noqa: F401
