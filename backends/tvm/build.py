@@ -1,0 +1,294 @@
+"""Compile a `func.func` of `ml` ops with TVM: targets, kernels, one IRModule, the plan.
+
+    f = compile_function(module, "main")              # host CPU (llvm, its mcpu and cores)
+    y, = f(x)                                         # numpy in, numpy out
+    f = compile_function(module, target="cuda")       # CUDA source; runs where a GPU is
+
+Each non-constant op becomes its own PrimFunc (`k<i>_<op>`; reshape-like ops become views),
+scheduled by its kernel kind, and all of them are compiled together once. Constants are bound
+tensors. Symbolic dims (`str`) become `int64` vars shared by every kernel of the function, so
+one compiled function serves all sizes; an unknown dim (`None`) of an input gets a var of its
+own. A kernel whose buffer shapes use a var only inside an expression (e.g. `N*12` after a
+flatten) takes that var as an extra scalar argument.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))  # before TVM's first pool use
+
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any, Dict, List, Optional, Union  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tvm  # noqa: E402
+from tvm import te, tirx  # noqa: E402
+
+from mlir_lite.core import Operation, Value  # noqa: E402
+from mlir_lite.dialects.builtin import ModuleOp  # noqa: E402
+from mlir_lite.errors import CompileError  # noqa: E402
+from mlir_lite.types import TensorType  # noqa: E402
+
+from . import rules_math, rules_nn, rules_shape  # noqa: E402,F401  (register the rules)
+from .executor import BufferSpec, Executor, KernelCall, Plan, ViewStep  # noqa: E402
+from .lower import KINDS, LOWERING, LowerContext, tvm_dtype  # noqa: E402
+from .rules_shape import reshape_shape  # noqa: E402
+from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
+from .shape_expr import free_symbols, to_data  # noqa: E402
+
+__all__ = ["host_target", "cuda_target", "cpu_config", "KernelInfo", "CompiledFunction",
+           "compile_function", "unsupported_ops"]
+
+TargetLike = Union[None, str, dict, tvm.target.Target]
+
+
+def host_target(num_cores: Optional[int] = None) -> Dict[str, Any]:
+    """The LLVM target of this machine: its real CPU name (never `native`) and core count."""
+    cpu = tvm.get_global_func("tvm.codegen.llvm.GetHostCPUName")()
+    return {"kind": "llvm", "mcpu": cpu, "num-cores": num_cores or os.cpu_count() or 1}
+
+
+def cuda_target(arch: str = "sm_80") -> tvm.target.Target:
+    """A CUDA target for `arch` with an LLVM host; needs no GPU to generate code."""
+    return tvm.target.Target({"kind": "cuda", "arch": arch, "max_shared_memory_per_block": 49152,
+                              "max_threads_per_block": 1024, "thread_warp_size": 32},
+                             host=host_target())
+
+
+def cpu_config(target: tvm.target.Target) -> CpuConfig:
+    """Vector width and core count for the CPU schedules."""
+    width = 16
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((ln for ln in fh if ln.startswith("flags")), "")
+        width = 64 if " avx512f" in flags else 32 if " avx2" in flags else 16
+    except OSError:
+        pass
+    cores = int(target.attrs.get("num-cores", os.cpu_count() or 1))
+    return CpuConfig(vector_bytes=width, num_cores=cores)
+
+
+def _resolve_target(target: TargetLike) -> tvm.target.Target:
+    if target is None or target in ("llvm", "cpu"):
+        return tvm.target.Target(host_target())
+    if target == "cuda":
+        return cuda_target()
+    if isinstance(target, tvm.target.Target):
+        return target
+    return tvm.target.Target(target)
+
+
+@dataclass
+class KernelInfo:
+    """One compiled kernel: its symbol, the op it computes, its kind and the schedule it got."""
+
+    symbol: str
+    op: str
+    kind: str
+    schedule: List[str] = field(default_factory=list)
+
+
+@dataclass
+class CompiledFunction:
+    """A compiled function: call it with numpy arrays; returns a list of numpy arrays."""
+
+    name: str
+    plan: Plan
+    executable: Any
+    ir_module: tvm.IRModule
+    kernels: List[KernelInfo]
+    target: tvm.target.Target
+    compile_seconds: float
+    executor: Executor
+
+    def __call__(self, *arrays: Any) -> List[np.ndarray]:
+        return self.executor.run(arrays)
+
+    def source(self, fmt: str = "") -> str:
+        """Generated code: for CUDA the kernel source, for LLVM `fmt` = "ll" or "asm"."""
+        mod = self.executable.mod
+        if self.target.kind.name == "cuda":
+            return "\n".join(m.inspect_source() for m in mod.imports)
+        return mod.inspect_source(fmt or "ll")
+
+
+def unsupported_ops(func: Operation) -> List[Operation]:
+    """The ops of `func` that have no lowering rule (constants and the return excepted)."""
+    return [op for op in func.entry_block.ops
+            if op.name not in ("func.return", "ml.constant") and op.name not in LOWERING]
+
+
+class _Builder:
+    """Turns one function into kernels and a plan."""
+
+    def __init__(self, func: Operation, target: tvm.target.Target) -> None:
+        self.func = func
+        self.target = target
+        self.is_cuda = target.kind.name == "cuda"
+        self.cfg = cpu_config(target if not self.is_cuda else tvm.target.Target(host_target()))
+        self.vars: Dict[str, tirx.Var] = {}
+        self.buffers: List[BufferSpec] = []
+        self.shapes: List[list] = []        # TVM shape per buffer id
+        self.value_ids: Dict[Value, int] = {}
+        self.constants: Dict[int, np.ndarray] = {}
+        self.steps: List[Any] = []
+        self.funcs: Dict[str, tirx.PrimFunc] = {}
+        self.kernels: List[KernelInfo] = []
+
+    def var(self, name: str) -> tirx.Var:
+        v = self.vars.get(name)
+        if v is None:
+            v = self.vars[name] = tirx.Var(name, "int64")
+        return v
+
+    def add_buffer(self, shape: list, dtype: str, kind: str, name: str = "") -> int:
+        try:
+            data = tuple(to_data(d) for d in shape)
+        except ValueError as e:
+            raise CompileError(f"unsupported shape for a buffer: {e}") from None
+        self.buffers.append(BufferSpec(data, dtype, kind, name))
+        self.shapes.append(list(shape))
+        return len(self.buffers) - 1
+
+    # -- the function ----------------------------------------------------------------------------
+    def build(self) -> None:
+        missing = unsupported_ops(self.func)
+        if missing:
+            names = sorted({op.name for op in missing})
+            where = "; ".join(f"{op.name} at {op.loc}" for op in missing[:10])
+            raise CompileError(f"no TVM lowering for {len(names)} op kind(s): "
+                               f"{', '.join(names)} ({where})", self.func.loc)
+        for i, a in enumerate(self.func.args):
+            t = _tensor_type(a.type, f"argument #{i}", self.func)
+            shape = [tirx.IntImm("int64", d) if type(d) is int else
+                     self.var(d if type(d) is str else f"_arg{i}_d{j}")
+                     for j, d in enumerate(t.shape)]
+            self.value_ids[a] = self.add_buffer(shape, tvm_dtype(t.element), "input",
+                                                a.name_hint or f"arg{i}")
+        for k, op in enumerate(self.func.entry_block.ops):
+            if op.name == "func.return":
+                self.outputs = tuple(self.value_ids[v] for v in op.operands)
+            elif op.name == "ml.constant":
+                arr = op.attributes["value"].array
+                t = op.results[0].type
+                bid = self.add_buffer([tirx.IntImm("int64", d) for d in arr.shape],
+                                      tvm_dtype(t.element), "const")
+                self.constants[bid] = np.asarray(arr, t.element.np_dtype)
+                self.value_ids[op.results[0]] = bid
+            else:
+                self.lower_op(k, op)
+
+    def lower_op(self, k: int, op: Operation) -> None:
+        in_ids = list(dict.fromkeys(self.value_ids[v] for v in op.operands))
+        holders = {b: te.placeholder(self.shapes[b], self.buffers[b].dtype, name=f"in{n}")
+                   for n, b in enumerate(in_ids)}
+        ctx = LowerContext(op, kind=KINDS[op.name])
+        for r in op.results:
+            _tensor_type(r.type, f"result of {op.name}", op)
+        try:
+            if ctx.kind == "view":
+                src = self.value_ids[op.operands[0]]
+                shape = reshape_shape(op, holders[src])
+                dst = self.add_buffer(shape, self.buffers[src].dtype, "view")
+                self.value_ids[op.results[0]] = dst
+                self.steps.append(ViewStep(src, dst, op.name))
+                return
+            outs = LOWERING[op.name](ctx, op, *[holders[self.value_ids[v]] for v in op.operands])
+        except (NotImplementedError, ValueError, TypeError, IndexError, RuntimeError) as e:
+            raise CompileError(f"cannot lower {op.name}: {e}", op.loc) from e
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        if len(outs) != len(op.results):
+            raise CompileError(f"the lowering of {op.name} gave {len(outs)} tensors for "
+                               f"{len(op.results)} results", op.loc)
+        out_ids = []
+        for r, t in zip(op.results, outs):
+            want = tvm_dtype(r.type.element)
+            if t.dtype != want:
+                raise CompileError(f"the lowering of {op.name} gives {t.dtype}, the IR says "
+                                   f"{want}", op.loc)
+            out_ids.append(self.add_buffer(list(t.shape), want, "temp"))
+            self.value_ids[r] = out_ids[-1]
+        flag_ids = [self.add_buffer([tirx.IntImm("int64", 1)], "int32", "temp")
+                    for _ in ctx.checks]
+        arg_ids = in_ids + out_ids + flag_ids
+        tensors = [holders[b] for b in in_ids] + outs + [c.flag for c in ctx.checks]
+        bare = {d.name for b in arg_ids for d in self.shapes[b] if isinstance(d, tirx.Var)}
+        used = set().union(*[free_symbols(d) for b in arg_ids for d in self.buffers[b].shape])
+        scalars = tuple(sorted(used - bare))
+        symbol = f"k{k}_{op.name.split('.', 1)[-1]}"
+        try:
+            prim = te.create_prim_func(tensors + [self.vars[s] for s in scalars])
+        except RuntimeError as e:
+            raise CompileError(f"cannot build a kernel for {op.name}: "
+                               f"{str(e).splitlines()[0]}", op.loc) from e
+        info = KernelInfo(symbol, op.name, ctx.kind)
+        if not self.is_cuda:
+            prim, info.schedule = schedule_cpu(prim, ctx.kind, ctx.hints, self.cfg)
+        self.funcs[symbol] = prim.with_attr("global_symbol", symbol)
+        self.kernels.append(info)
+        checks = tuple((fid, c.message) for fid, c in zip(flag_ids, ctx.checks))
+        self.steps.append(KernelCall(symbol, tuple(arg_ids), scalars, checks, op.name,
+                                     str(op.loc)))
+
+    def plan(self) -> Plan:
+        inputs = tuple(self.value_ids[a] for a in self.func.args)
+        return Plan(tuple(self.buffers), inputs, self.outputs, tuple(self.steps),
+                    dict(self.constants))
+
+
+def _tensor_type(t: Any, what: str, op: Operation) -> TensorType:
+    if not isinstance(t, TensorType) or t.shape is None:
+        raise CompileError(f"{what} must be a ranked tensor to compile, got {t}", op.loc)
+    return t
+
+
+def _find_func(module: Operation, func: str) -> Operation:
+    if isinstance(module, ModuleOp):
+        f = module.lookup(func)
+        if f is None or f.name != "func.func":
+            raise CompileError(f"module has no function @{func}")
+        return f
+    if module.name == "func.func":
+        return module
+    raise CompileError(f"expected a module or a func.func, got {module.name}")
+
+
+def compile_function(module: Operation, func: str = "main", target: TargetLike = None,
+                     ) -> CompiledFunction:
+    """Compile function `func` of `module` for `target` (default: this CPU; "cuda" for CUDA).
+
+    Raises CompileError listing every op without a lowering rule."""
+    t0 = time.perf_counter()
+    tgt = _resolve_target(target)
+    f = _find_func(module, func)
+    b = _Builder(f, tgt)
+    b.build()
+    mod = tvm.IRModule(b.funcs)
+    if b.is_cuda:
+        mod = schedule_cuda(mod, tgt)
+        for info in b.kernels:
+            info.schedule = ["dlight"]
+    executable = tvm.compile(mod, tgt) if b.funcs else None
+    plan = b.plan()
+    dev = tvm.cuda(0) if b.is_cuda else tvm.cpu(0)
+    if executable is None:
+        executor = Executor(plan, {}, dev)
+    elif b.is_cuda and not dev.exist:
+        executor = _NoDevice(plan)  # type: ignore[assignment]
+    else:
+        executor = Executor(plan, executable.mod, dev)
+    return CompiledFunction(func, plan, executable, mod, b.kernels, tgt,
+                            time.perf_counter() - t0, executor)
+
+
+class _NoDevice:
+    """Stands in for the executor when the target's device is absent (code generation only)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def run(self, arrays: Any) -> List[np.ndarray]:
+        from mlir_lite.errors import ExecutionError
+        raise ExecutionError("this function was compiled for CUDA, and no CUDA device is "
+                             "present on this machine")

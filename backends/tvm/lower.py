@@ -1,0 +1,178 @@
+"""Lowering `ml` ops to TVM tensor expressions: one rule per op, in a table.
+
+    @lower("ml.relu")
+    def _relu(ctx, op, x):
+        return ctx.elementwise([x], lambda v: tirx.max(v, ctx.zero(v.dtype)))
+
+A rule takes the lowering context, the op (for its attributes) and one `te.Tensor` per operand
+that is present, and returns a tensor or a list of tensors (one per result). Shapes are TVM
+expressions: static dims are `IntImm`s and symbolic dims are `int64` `tirx.Var`s shared across a
+whole function (`ctx.dims`), so one compiled kernel serves every size. Each registration names a
+kernel *kind* (`injective`, `reduction`, `matmul`, `conv`, `view`, ...) that picks the schedule;
+a rule may refine it through `ctx.kind` and pass schedule hints in `ctx.hints`.
+
+Index-consuming rules never read out of bounds: they read at a clamped index and also produce an
+error-flag tensor (`ctx.add_check`), which the executor reads after the kernel and turns into an
+ExecutionError naming the op. So a bad index is always reported, never silently clamped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import tvm_ffi
+from tvm import te, tirx
+from tvm.ir.expr import Expr as PrimExpr
+
+from mlir_lite.core import Operation
+from mlir_lite.types import ElementType
+
+__all__ = ["LOWERING", "KINDS", "lower", "LowerContext", "tvm_dtype", "dtype_of", "load",
+           "is_one", "same_dim", "broadcast_shape", "broadcast_index", "Check"]
+
+Rule = Callable[..., Union[te.Tensor, Sequence[te.Tensor]]]
+
+LOWERING: Dict[str, Rule] = {}
+KINDS: Dict[str, str] = {}
+
+_DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64",
+           "i1": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64",
+           "u8": "uint8", "u16": "uint16", "u32": "uint32", "u64": "uint64"}
+
+
+def dtype_of(e: Any) -> str:
+    """The dtype of a TVM expression or tensor (expressions carry it in their `ty`)."""
+    if hasattr(e, "asobject"):
+        e = e.asobject()
+    ty = getattr(e, "ty", None)
+    if ty is not None and hasattr(ty, "dtype"):
+        return str(ty.dtype)
+    return str(e.dtype)
+
+
+def load(t: te.Tensor, idx: Sequence[Any]) -> PrimExpr:
+    """`t[idx]` as an expression (a 0-d tensor is read with no index)."""
+    v = t[tuple(idx)] if len(t.shape) else t()
+    return v.asobject() if hasattr(v, "asobject") else v
+
+
+def tvm_dtype(el: ElementType) -> str:
+    """The TVM dtype string of an element type (`f32` -> `float32`, `i1` -> `bool`)."""
+    return _DTYPES[el.name]
+
+
+def lower(*names: str, kind: str = "injective") -> Callable[[Rule], Rule]:
+    """Register `fn(ctx, op, *tensors)` as the lowering of the named ops, scheduled as `kind`."""
+    def deco(fn: Rule) -> Rule:
+        for n in names:
+            if n in LOWERING:
+                raise ValueError(f"lowering rule for {n} is registered twice")
+            LOWERING[n] = fn
+            KINDS[n] = kind
+        return fn
+    return deco
+
+
+@dataclass
+class Check:
+    """An error flag computed by a kernel: nonzero means `message` applies (e.g. a bad index)."""
+
+    flag: te.Tensor
+    message: str
+
+
+@dataclass
+class LowerContext:
+    """What a rule may use and report while lowering one op."""
+
+    op: Operation
+    kind: str = "injective"
+    hints: Dict[str, Any] = field(default_factory=dict)
+    checks: List[Check] = field(default_factory=list)
+    _n: int = 0
+
+    # -- names and constants ------------------------------------------------------------------
+    def name(self, base: str) -> str:
+        """A stage name unique within this op's kernel."""
+        self._n += 1
+        return base if self._n == 1 else f"{base}_{self._n}"
+
+    @staticmethod
+    def const(value: Any, dtype: str) -> PrimExpr:
+        if dtype == "bool":
+            return tirx.const(bool(value), "bool")
+        return tirx.const(value, dtype)
+
+    def zero(self, dtype: str) -> PrimExpr:
+        return self.const(0, dtype)
+
+    def result_dtype(self, i: int = 0) -> str:
+        return tvm_dtype(self.op.results[i].type.element)
+
+    # -- compute helpers ----------------------------------------------------------------------
+    def elementwise(self, inputs: Sequence[te.Tensor], fn: Callable[..., PrimExpr],
+                    name: Optional[str] = None) -> te.Tensor:
+        """`fn` applied to the broadcast scalars of `inputs` (numpy broadcasting)."""
+        shape = broadcast_shape([t.shape for t in inputs])
+        rank = len(shape)
+
+        def body(*idx: PrimExpr) -> PrimExpr:
+            return fn(*[load(t, broadcast_index(t.shape, idx, rank)) for t in inputs])
+        return te.compute(shape, body, name=self.name(name or _short(self.op.name)))
+
+    def add_check(self, bad: Callable[..., PrimExpr], shape: Sequence[PrimExpr],
+                  message: str) -> None:
+        """Record an error flag: 1 when `bad(*idx)` holds for some index of `shape`."""
+        axes = [te.reduce_axis((0, d), name=f"chk{i}") for i, d in enumerate(shape)]
+        if axes:
+            flag = te.compute((1,), lambda _: te.max(bad(*axes).astype("int32"), axis=axes),
+                              name=self.name("check"))
+        else:
+            flag = te.compute((1,), lambda _: bad().astype("int32"), name=self.name("check"))
+        self.checks.append(Check(flag, message))
+
+
+def _short(name: str) -> str:
+    return name.split(".", 1)[-1]
+
+
+def is_one(d: Any) -> bool:
+    return isinstance(d, tirx.IntImm) and d.value == 1 or (isinstance(d, int) and d == 1)
+
+
+def same_dim(a: Any, b: Any) -> bool:
+    """Structural equality of two dims (ints, IntImms or expressions over the shared vars)."""
+    if isinstance(a, (int, tirx.IntImm)) and isinstance(b, (int, tirx.IntImm)):
+        return int(a) == int(b)
+    return bool(tvm_ffi.structural_equal(a, b))
+
+
+def broadcast_shape(shapes: Sequence[Sequence[Any]]) -> List[Any]:
+    """Numpy broadcasting of shapes of TVM dims. A static dim wins over a symbolic one (the
+    symbol must be 1 or equal to it); two different symbols give their maximum."""
+    rank = max((len(s) for s in shapes), default=0)
+    out: List[Any] = []
+    for p in range(rank):
+        dims = [s[p - (rank - len(s))] for s in shapes if p >= rank - len(s)]
+        big = [d for d in dims if not is_one(d)]
+        if not big:
+            out.append(tirx.IntImm("int64", 1))
+            continue
+        static = [d for d in big if isinstance(d, tirx.IntImm)]
+        if static:
+            out.append(static[0])
+            continue
+        d0 = big[0]
+        for d in big[1:]:
+            if not same_dim(d0, d):
+                d0 = tirx.max(d0, d)
+        out.append(d0)
+    return out
+
+
+def broadcast_index(shape: Sequence[Any], idx: Sequence[PrimExpr], rank: int
+                    ) -> Tuple[PrimExpr, ...]:
+    """The index into a tensor of `shape` for output index `idx` (of length `rank`)."""
+    off = rank - len(shape)
+    return tuple(tirx.const(0, dtype_of(idx[off + i])) if is_one(d) else idx[off + i]
+                 for i, d in enumerate(shape))

@@ -1,0 +1,412 @@
+"""Lowering rules for elementwise, linear-algebra and reduction `ml` ops.
+
+Semantics are the interpreter's (mlir_lite/interpreter/ml_math.py): integer division truncates,
+`mod` follows the divisor's sign unless `fmod`, casts from float to int truncate, `round` is
+half-to-even. Matmul and gemm produce a stage named `matmul` whose loops are
+`(batch..., i, j, k)`: the matmul schedule finds it by that name.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, List, Sequence
+
+from tvm import te, tirx, topi
+from tvm.ir.expr import Expr as PrimExpr
+
+from mlir_lite.core import Operation
+from mlir_lite.dialects.ml._infer import norm_axes, norm_axis, operand_groups
+from mlir_lite.dialects.ml.math import ACTIVATION_ATTRS
+
+from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, lower
+
+__all__: List[str] = []
+
+Expr = PrimExpr
+
+
+def _c(v: Any, like: Expr) -> Expr:
+    return LowerContext.const(v, dtype_of(like))
+
+
+def _is_float(x: Expr) -> bool:
+    return dtype_of(x).startswith(("float", "bfloat"))
+
+
+# -- binary ----------------------------------------------------------------------------------
+def _div(a: Expr, b: Expr) -> Expr:
+    return a / b if _is_float(a) else tirx.truncdiv(a, b)
+
+
+def _mod(fmod: bool) -> Callable[[Expr, Expr], Expr]:
+    def fn(a: Expr, b: Expr) -> Expr:
+        if _is_float(a):
+            r = a - tirx.trunc(a / b) * b
+            if fmod:
+                return r
+            return tirx.Select((r != _c(0, r)) & ((r < _c(0, r)) != (b < _c(0, b))), r + b, r)
+        return tirx.truncmod(a, b) if fmod else tirx.floormod(a, b)
+    return fn
+
+
+def _pow(a: Expr, b: Expr) -> Expr:
+    if _is_float(a):
+        return tirx.power(a, b.astype(dtype_of(a)))
+    return tirx.power(a.astype("float64"), b.astype("float64")).astype(dtype_of(a))
+
+
+_BINARY: Dict[str, Callable[[Expr, Expr], Expr]] = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": _div, "pow": _pow,
+    "bitwise_and": lambda a, b: a & b, "bitwise_or": lambda a, b: a | b,
+    "bitwise_xor": lambda a, b: a ^ b,
+    "logical_and": lambda a, b: tirx.all(a, b), "logical_or": lambda a, b: tirx.any(a, b),
+    "logical_xor": lambda a, b: a.astype("int8") != b.astype("int8"),
+    "equal": lambda a, b: a == b, "less": lambda a, b: a < b, "less_equal": lambda a, b: a <= b,
+    "greater": lambda a, b: a > b, "greater_equal": lambda a, b: a >= b,
+}
+
+
+def _binary_rule(fn: Callable[[Expr, Expr], Expr]) -> Callable[..., te.Tensor]:
+    return lambda ctx, op, a, b: ctx.elementwise([a, b], fn)
+
+
+for _n, _f in _BINARY.items():
+    lower(f"ml.{_n}")(_binary_rule(_f))
+
+
+@lower("ml.mod")
+def _mod_rule(ctx: LowerContext, op: Operation, a: te.Tensor, b: te.Tensor) -> te.Tensor:
+    return ctx.elementwise([a, b], _mod(op.attr("fmod")))
+
+
+@lower("ml.bit_shift")
+def _shift(ctx: LowerContext, op: Operation, a: te.Tensor, b: te.Tensor) -> te.Tensor:
+    left = op.attr("direction") == "LEFT"
+    return ctx.elementwise([a, b], lambda x, y: x << y if left else x >> y)
+
+
+_VARIADIC = {"sum": lambda a, b: a + b, "max": tirx.max, "min": tirx.min}
+
+
+def _variadic_rule(name: str) -> Callable[..., te.Tensor]:
+    def rule(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
+        def body(*vals: Expr) -> Expr:
+            acc = vals[0]
+            for v in vals[1:]:
+                acc = (tirx.max(acc, v) if name == "max" else tirx.min(acc, v)
+                       if name == "min" else acc + v)
+            return acc / _c(len(vals), acc) if name == "mean" else acc
+        return ctx.elementwise(xs, body)
+    return rule
+
+
+for _n in ("sum", "max", "min", "mean"):
+    lower(f"ml.{_n}")(_variadic_rule(_n))
+
+
+# -- unary -----------------------------------------------------------------------------------
+def _softplus(x: Expr) -> Expr:
+    return tirx.max(x, _c(0, x)) + tirx.log1p(tirx.exp(-tirx.abs(x)))
+
+
+def _gelu(approx: str) -> Callable[[Expr], Expr]:
+    def fn(x: Expr) -> Expr:
+        if approx == "tanh":
+            inner = _c(math.sqrt(2.0 / math.pi), x) * (x + _c(0.044715, x) * x * x * x)
+            return _c(0.5, x) * x * (_c(1, x) + tirx.tanh(inner))
+        return _c(0.5, x) * x * (_c(1, x) + tirx.erf(x * _c(1 / math.sqrt(2.0), x)))
+    return fn
+
+
+def _sign(x: Expr) -> Expr:
+    one, zero = _c(1, x), _c(0, x)
+    return tirx.Select(x > zero, one, tirx.Select(x < zero, _c(-1, x) if dtype_of(x)[0] != "u"
+                                                  else zero, zero))
+
+
+_UNARY: Dict[str, Callable[[Expr], Expr]] = {
+    "exp": tirx.exp, "log": tirx.log, "sqrt": tirx.sqrt, "rsqrt": lambda x: _c(1, x) / tirx.sqrt(x),
+    "reciprocal": lambda x: _c(1, x) / x, "sin": tirx.sin, "cos": tirx.cos, "tan": tirx.tan,
+    "asin": tirx.asin, "acos": tirx.acos, "atan": tirx.atan, "sinh": tirx.sinh,
+    "cosh": tirx.cosh, "tanh": tirx.tanh, "asinh": tirx.asinh, "acosh": tirx.acosh,
+    "atanh": tirx.atanh, "sigmoid": tirx.sigmoid, "erf": tirx.erf, "floor": tirx.floor,
+    "ceil": tirx.ceil, "round": tirx.nearbyint, "softplus": _softplus,
+    "softsign": lambda x: x / (_c(1, x) + tirx.abs(x)),
+    "hard_swish": lambda x: x * tirx.max(_c(0, x), tirx.min(_c(1, x), x / _c(6, x) + _c(0.5, x))),
+    "mish": lambda x: x * tirx.tanh(_softplus(x)),
+    "neg": lambda x: -x, "abs": tirx.abs, "sign": _sign,
+    "relu": lambda x: tirx.max(x, _c(0, x)), "isnan": tirx.isnan,
+    "identity": lambda x: x,
+}
+
+
+def _unary_rule(fn: Callable[[Expr], Expr]) -> Callable[..., te.Tensor]:
+    return lambda ctx, op, x: ctx.elementwise([x], fn)
+
+
+for _n, _f in _UNARY.items():
+    if _n != "identity":
+        lower(f"ml.{_n}")(_unary_rule(_f))
+
+
+@lower("ml.not")
+def _not(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    return ctx.elementwise([x], lambda v: tirx.Not(v) if dtype_of(v) == "bool" else ~v)
+
+
+@lower("ml.isinf")
+def _isinf(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    neg, pos = op.attr("detect_negative"), op.attr("detect_positive")
+
+    def fn(v: Expr) -> Expr:
+        inf = tirx.isinf(v)
+        if neg and pos:
+            return inf
+        if not neg and not pos:
+            return tirx.const(False, "bool")
+        return tirx.all(inf, v > _c(0, v) if pos else v < _c(0, v))
+    return ctx.elementwise([x], fn)
+
+
+@lower("ml.gelu")
+def _gelu_rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    return ctx.elementwise([x], _gelu(op.attr("approximate")))
+
+
+def _activation(name: str, a: float, b: float) -> Callable[[Expr], Expr]:
+    def fn(x: Expr) -> Expr:
+        zero, one = _c(0, x), _c(1, x)
+        ca, cb = _c(a, x), _c(b, x)
+        em1 = tirx.exp(tirx.min(x, zero)) - one
+        if name == "leaky_relu":
+            return tirx.Select(x >= zero, x, ca * x)
+        if name == "elu":
+            return tirx.Select(x >= zero, x, ca * em1)
+        if name == "celu":
+            return tirx.max(zero, x) + tirx.min(zero, ca * (tirx.exp(tirx.min(x, zero) / ca) - one))
+        if name == "selu":
+            return cb * tirx.Select(x > zero, x, ca * em1)
+        if name == "hard_sigmoid":
+            return tirx.max(zero, tirx.min(one, ca * x + cb))
+        return tirx.Select(x > ca, x, zero)  # thresholded_relu
+    return fn
+
+
+def _param_activation(name: str) -> Callable[..., te.Tensor]:
+    keys = list(ACTIVATION_ATTRS[name])
+
+    def rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+        vals = [float(op.attr(k)) for k in keys] + [0.0]
+        return ctx.elementwise([x], _activation(name, vals[0], vals[1]))
+    return rule
+
+
+for _n in ACTIVATION_ATTRS:
+    lower(f"ml.{_n}")(_param_activation(_n))
+
+
+@lower("ml.prelu")
+def _prelu(ctx: LowerContext, op: Operation, x: te.Tensor, slope: te.Tensor) -> te.Tensor:
+    return ctx.elementwise([x, slope], lambda v, s: tirx.Select(v < _c(0, v), s * v, v))
+
+
+@lower("ml.clip")
+def _clip(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
+    g = operand_groups(xs, op.attributes, ("x", "min?", "max?"))
+    present = [t for t in (g["x"], g["min"], g["max"]) if t is not None]
+    has_min, has_max = g["min"] is not None, g["max"] is not None
+
+    def fn(*vals: Expr) -> Expr:
+        v, rest = vals[0], list(vals[1:])
+        if has_min:
+            v = tirx.max(v, rest.pop(0))
+        if has_max:
+            v = tirx.min(v, rest.pop(0))
+        return v
+    return ctx.elementwise(present, fn)
+
+
+@lower("ml.where")
+def _where(ctx: LowerContext, op: Operation, c: te.Tensor, x: te.Tensor,
+           y: te.Tensor) -> te.Tensor:
+    return ctx.elementwise([c, x, y], lambda cv, xv, yv: tirx.Select(cv, xv, yv))
+
+
+@lower("ml.cast")
+def _cast(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    to = ctx.result_dtype()
+    if to == "bool":
+        return ctx.elementwise([x], lambda v: v != _c(0, v))
+    return ctx.elementwise([x], lambda v: v.astype(to))
+
+
+# -- linear algebra ----------------------------------------------------------------------------
+def matmul_compute(ctx: LowerContext, a: te.Tensor, b: te.Tensor, trans_a: bool = False,
+                   trans_b: bool = False) -> te.Tensor:
+    """numpy.matmul (with optional transposes of the last two dims of 2-D+ operands), as one
+    stage named `matmul` with loops (batch..., i, j, k)."""
+    sa, sb = list(a.shape), list(b.shape)
+    a_vec, b_vec = len(sa) == 1, len(sb) == 1
+    if a_vec:
+        sa = [tirx.IntImm("int64", 1)] + sa
+    if b_vec:
+        sb = sb + [tirx.IntImm("int64", 1)]
+    m, ka = (sa[-1], sa[-2]) if trans_a else (sa[-2], sa[-1])
+    n = sb[-2] if trans_b else sb[-1]
+    batch = broadcast_shape([sa[:-2], sb[:-2]])
+    nb = len(batch)
+    kk = te.reduce_axis((0, ka), name="k")
+    ctx.hints.update(trans_a=trans_a, trans_b=trans_b, a_rank=len(a.shape),
+                     b_rank=len(b.shape))
+
+    def body(*idx: Expr) -> Expr:
+        bi, i, j = idx[:nb], idx[nb], idx[nb + 1]
+        ia = broadcast_index(sa[:-2], bi, nb) + ((kk, i) if trans_a else (i, kk))
+        ib = broadcast_index(sb[:-2], bi, nb) + ((j, kk) if trans_b else (kk, j))
+        if a_vec:
+            ia = ia[1:]
+        if b_vec:
+            ib = ib[:-1]
+        return te.sum(a[ia] * b[ib], axis=kk)
+    out = te.compute(tuple(batch) + (m, n), body, name="matmul")
+    if a_vec or b_vec:
+        keep = list(range(nb)) + ([] if a_vec else [nb]) + ([] if b_vec else [nb + 1])
+        shape = [out.shape[d] for d in keep]
+
+        def squeeze(*idx: Expr) -> Expr:
+            full: List[Expr] = []
+            it = iter(idx)
+            for d in range(nb + 2):
+                full.append(next(it) if d in keep else tirx.const(0, "int64"))
+            return out[tuple(full)]
+        out = te.compute(shape, squeeze, name=ctx.name("squeeze"))
+    return out
+
+
+@lower("ml.matmul", kind="matmul")
+def _matmul(ctx: LowerContext, op: Operation, a: te.Tensor, b: te.Tensor) -> te.Tensor:
+    return matmul_compute(ctx, a, b)
+
+
+@lower("ml.gemm", kind="matmul")
+def _gemm(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
+    g = operand_groups(xs, op.attributes, ("a", "b", "c?"))
+    mm = matmul_compute(ctx, g["a"], g["b"], op.attr("trans_a"), op.attr("trans_b"))
+    alpha, beta, c = float(op.attr("alpha")), float(op.attr("beta")), g["c"]
+    if alpha == 1.0 and (c is None or beta == 0.0):
+        return mm
+    ins = [mm] if c is None or beta == 0.0 else [mm, c]
+
+    def epilogue(v: Expr, cv: Any = None) -> Expr:
+        v = v * _c(alpha, v) if alpha != 1.0 else v
+        if cv is None:
+            return v
+        return v + (cv * _c(beta, cv) if beta != 1.0 else cv)
+    return ctx.elementwise(ins, epilogue, name="epilogue")
+
+
+# -- reductions ----------------------------------------------------------------------------------
+def reduce_compute(ctx: LowerContext, x: te.Tensor, axes: Sequence[int], keepdims: bool,
+                   combine: str, pre: Callable[[Expr], Expr] = lambda v: v,
+                   name: str = "reduce") -> te.Tensor:
+    """Reduce `axes` of `x` with `combine` ("sum" | "max" | "min" | "prod") of `pre(x)`."""
+    rank = len(x.shape)
+    axes = sorted(axes)
+    raxes = [te.reduce_axis((0, x.shape[a]), name=f"r{a}") for a in axes]
+    shape = [tirx.IntImm("int64", 1) if a in axes else x.shape[a] for a in range(rank)
+             if keepdims or a not in axes]
+    reducer = {"sum": te.sum, "max": te.max, "min": te.min,
+               "prod": te.comm_reducer(lambda p, q: p * q,
+                                       lambda t: tirx.const(1, t), name="prod")}[combine]
+
+    def body(*idx: Expr) -> Expr:
+        full, it, r = [], iter(idx), iter(raxes)
+        for a in range(rank):
+            if a in axes:
+                if keepdims:
+                    next(it)
+                full.append(next(r))
+            else:
+                full.append(next(it))
+        return reducer(pre(x[tuple(full)]), axis=raxes)
+    return te.compute(shape, body, name=ctx.name(name))
+
+
+def _reduce_axes(op: Operation, rank: int) -> Any:
+    axes = op.attr("axes")
+    if not axes:
+        return () if op.attr("noop_with_empty_axes") else tuple(range(rank))
+    return tuple(norm_axes(axes, rank))
+
+
+def _count(x: te.Tensor, axes: Sequence[int]) -> Expr:
+    n: Any = tirx.IntImm("int64", 1)
+    for a in axes:
+        n = n * x.shape[a]
+    return n
+
+
+_SIMPLE_REDUCE: Dict[str, tuple] = {
+    "reduce_sum": ("sum", None, None), "reduce_max": ("max", None, None),
+    "reduce_min": ("min", None, None), "reduce_prod": ("prod", None, None),
+    "reduce_l1": ("sum", tirx.abs, None), "reduce_l2": ("sum", lambda v: v * v, tirx.sqrt),
+    "reduce_log_sum": ("sum", None, tirx.log), "reduce_sum_square": ("sum", lambda v: v * v, None),
+}
+
+
+def _reduce_rule(name: str) -> Callable[..., te.Tensor]:
+    def rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+        rank = len(x.shape)
+        axes = _reduce_axes(op, rank)
+        if axes == ():
+            return ctx.elementwise([x], lambda v: v, name="copy")
+        keep = op.attr("keepdims")
+        if name == "reduce_mean":
+            s = reduce_compute(ctx, x, axes, keep, "sum")
+            cnt = _count(x, axes)
+            return ctx.elementwise([s], lambda v: v / cnt.astype(dtype_of(v)), name="mean")
+        if name == "reduce_log_sum_exp":
+            m = reduce_compute(ctx, x, axes, True, "max", name="max")
+
+            def shifted(v: Expr, mv: Expr) -> Expr:
+                mv = tirx.Select(tirx.isfinite(mv), mv, _c(0, mv))
+                return tirx.exp(v - mv)
+            e = ctx.elementwise([x, m], shifted, name="exp")
+            s = reduce_compute(ctx, e, axes, keep, "sum")
+            mk = m if keep else _drop_axes(ctx, m, axes)
+            return ctx.elementwise(
+                [s, mk], lambda sv, mv: tirx.log(sv) + tirx.Select(tirx.isfinite(mv), mv,
+                                                                    _c(0, mv)), name="lse")
+        combine, pre, post = _SIMPLE_REDUCE[name]
+        r = reduce_compute(ctx, x, axes, keep, combine, pre or (lambda v: v))
+        return ctx.elementwise([r], post, name="post") if post else r
+    return rule
+
+
+def _drop_axes(ctx: LowerContext, t: te.Tensor, axes: Sequence[int]) -> te.Tensor:
+    shape = [d for a, d in enumerate(t.shape) if a not in axes]
+
+    def body(*idx: Expr) -> Expr:
+        it = iter(idx)
+        return t[tuple(tirx.const(0, "int64") if a in axes else next(it)
+                       for a in range(len(t.shape)))]
+    return te.compute(shape, body, name=ctx.name("squeeze"))
+
+
+for _n in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_l1",
+           "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp", "reduce_sum_square"):
+    lower(f"ml.{_n}", kind="reduction")(_reduce_rule(_n))
+
+
+def _arg_rule(largest: bool) -> Callable[..., te.Tensor]:
+    def rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+        axis = norm_axis(op.attr("axis"), len(x.shape))
+        fn = topi.argmax if largest else topi.argmin
+        r = fn(x, axis=axis, keepdims=op.attr("keepdims"),
+               select_last_index=op.attr("select_last_index"))
+        return ctx.elementwise([r], lambda v: v.astype("int64"), name="to_i64")
+    return rule
+
+
+lower("ml.argmax", kind="reduction")(_arg_rule(True))
+lower("ml.argmin", kind="reduction")(_arg_rule(False))

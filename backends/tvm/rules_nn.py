@@ -1,0 +1,267 @@
+"""Lowering rules for neural-network `ml` ops: convolution, pooling, normalization, softmax.
+
+Layouts are NCHW (N-d). A convolution is a `pad` stage (only when pads are nonzero), a `conv`
+stage whose loops are `(n, m, out_spatial..., rc, k_spatial...)` and, with a bias, an epilogue;
+the conv schedule finds the stages by these names. Pooling reads padding through a guarded
+`if_then_else`, so nothing outside the input is ever read.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, List, Sequence
+
+from tvm import te, tirx
+from tvm.ir.expr import Expr as PrimExpr
+
+from mlir_lite.core import Operation
+from mlir_lite.dialects.ml._infer import norm_axis, operand_groups, spatial_params
+
+from .lower import LowerContext, broadcast_index, dtype_of, lower
+from .rules_math import reduce_compute
+
+__all__: List[str] = []
+
+Expr = PrimExpr
+
+
+def _i64(v: int) -> Expr:
+    return tirx.IntImm("int64", int(v))
+
+
+def _out_dim(size: Expr, k: Expr, s: int, pb: int, pe: int, d: int, ceil: bool = False) -> Expr:
+    span = size + _i64(pb + pe) - _i64(d) * (k - _i64(1)) - _i64(1)
+    if not ceil:
+        return tirx.floordiv(span, _i64(s)) + _i64(1)
+    out = tirx.floordiv(span + _i64(s - 1), _i64(s)) + _i64(1)
+    # ONNX/PyTorch: drop a last window that would start inside the end padding
+    return tirx.Select((out - _i64(1)) * _i64(s) >= size + _i64(pb), out - _i64(1), out)
+
+
+def _lowest(dtype: str) -> Expr:
+    if dtype.startswith(("float", "bfloat")):
+        return tirx.const(float("-inf"), dtype)
+    return tirx.min_value(dtype)
+
+
+@lower("ml.conv", kind="conv")
+def _conv(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
+    g = operand_groups(xs, op.attributes, ("x", "w", "b?"))
+    x, w, b = g["x"], g["w"], g["b"]
+    nsp = len(x.shape) - 2
+    strides, pads, dil = spatial_params(op.attributes, nsp)
+    groups = op.attr("group")
+    m, cg = w.shape[0], w.shape[1]
+    mg = tirx.floordiv(m, _i64(groups))
+    ks = list(w.shape[2:])
+    src = x
+    if any(pads):
+        pshape = [x.shape[0], x.shape[1]] + [x.shape[2 + i] + _i64(pads[i] + pads[nsp + i])
+                                             for i in range(nsp)]
+
+        def pad_body(*idx: Expr) -> Expr:
+            sp = [idx[2 + i] - _i64(pads[i]) for i in range(nsp)]
+            inb = tirx.all(*[tirx.all(v >= _i64(0), v < x.shape[2 + i])
+                             for i, v in enumerate(sp)])
+            return tirx.if_then_else(inb, x[(idx[0], idx[1]) + tuple(sp)],
+                                     tirx.const(0, dtype_of(x)))
+        src = te.compute(pshape, pad_body, name="pad")
+    out_sp = [_out_dim(x.shape[2 + i], ks[i], strides[i], pads[i], pads[nsp + i], dil[i])
+              for i in range(nsp)]
+    rc = te.reduce_axis((0, cg), name="rc")
+    rk = [te.reduce_axis((0, ks[i]), name=f"rk{i}") for i in range(nsp)]
+
+    def conv_body(n: Expr, f: Expr, *o: Expr) -> Expr:
+        c = (f // mg) * cg + rc if groups > 1 else rc
+        sp = tuple(o[i] * _i64(strides[i]) + rk[i] * _i64(dil[i]) for i in range(nsp))
+        return te.sum(src[(n, c) + sp] * w[(f, rc) + tuple(rk)], axis=[rc] + rk)
+    out = te.compute([x.shape[0], m] + out_sp, conv_body, name="conv")
+    ctx.hints.update(strides=tuple(strides), dilations=tuple(dil), groups=groups, padded=any(pads))
+    if b is None:
+        return out
+    return te.compute(out.shape, lambda n, f, *o: out[(n, f) + o] + b[f], name="bias")
+
+
+def _pool_params(op: Operation, x: te.Tensor) -> tuple:
+    ks = op.attr("kernel_shape")
+    n = len(ks)
+    strides, pads, dil = spatial_params(op.attributes, n)
+    out = [_out_dim(x.shape[2 + i], _i64(ks[i]), strides[i], pads[i], pads[n + i], dil[i],
+                    op.attr("ceil_mode")) for i in range(n)]
+    return ks, strides, pads, dil, out
+
+
+def _window(x: te.Tensor, o: Sequence[Expr], rk: Sequence[Any], strides: Sequence[int],
+            pads: Sequence[int], dil: Sequence[int]) -> tuple:
+    sp = [o[i] * _i64(strides[i]) + rk[i] * _i64(dil[i]) - _i64(pads[i]) for i in range(len(rk))]
+    inb = tirx.all(*[tirx.all(v >= _i64(0), v < x.shape[2 + i]) for i, v in enumerate(sp)])
+    return sp, inb
+
+
+@lower("ml.max_pool", kind="pool")
+def _max_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    ks, strides, pads, dil, out = _pool_params(op, x)
+    rk = [te.reduce_axis((0, k), name=f"rk{i}") for i, k in enumerate(ks)]
+
+    def body(nn: Expr, c: Expr, *o: Expr) -> Expr:
+        sp, inb = _window(x, o, rk, strides, pads, dil)
+        low = _lowest(dtype_of(x))
+        return te.max(tirx.if_then_else(inb, x[(nn, c) + tuple(sp)], low), axis=rk)
+    return te.compute([x.shape[0], x.shape[1]] + out, body, name="pool")
+
+
+def _valid_count(o: Expr, k: int, s: int, d: int, lo: Expr, hi: Expr) -> Expr:
+    """How many of the positions o*s - pad + t*d (t in [0, k)) lie in [lo, hi)."""
+    start = o * _i64(s)
+    # t >= ceil((lo - start) / d) and t < ceil((hi - start) / d)
+    tmin = tirx.max(_i64(0), tirx.floordiv(lo - start + _i64(d - 1), _i64(d)))
+    tmax = tirx.min(_i64(k), tirx.floordiv(hi - start + _i64(d - 1), _i64(d)))
+    return tirx.max(tmax - tmin, _i64(0))
+
+
+@lower("ml.avg_pool", kind="pool")
+def _avg_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    ks, strides, pads, dil, out = _pool_params(op, x)
+    n = len(ks)
+    incl = op.attr("count_include_pad")
+    rk = [te.reduce_axis((0, k), name=f"rk{i}") for i, k in enumerate(ks)]
+
+    def sbody(nn: Expr, c: Expr, *o: Expr) -> Expr:
+        sp, inb = _window(x, o, rk, strides, pads, dil)
+        zero = tirx.const(0, dtype_of(x))
+        return te.sum(tirx.if_then_else(inb, x[(nn, c) + tuple(sp)], zero),
+                      axis=rk)
+    s = te.compute([x.shape[0], x.shape[1]] + out, sbody, name="pool")
+
+    def avg(nn: Expr, c: Expr, *o: Expr) -> Expr:
+        cnt: Any = _i64(1)
+        for i in range(n):
+            # positions are relative to the padded input: [pads_b, pads_b + size) is the data
+            lo = _i64(0) if incl else _i64(pads[i])
+            hi = (x.shape[2 + i] + _i64(pads[i] + pads[n + i]) if incl
+                  else x.shape[2 + i] + _i64(pads[i]))
+            cnt = cnt * _valid_count(o[i], ks[i], strides[i], dil[i], lo, hi)
+        return s[(nn, c) + o] / tirx.max(cnt, _i64(1)).astype(dtype_of(x))
+    return te.compute(s.shape, avg, name="avg")
+
+
+def _global_pool(combine: str) -> Callable[..., te.Tensor]:
+    def rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+        axes = list(range(2, len(x.shape)))
+        r = reduce_compute(ctx, x, axes, True, combine)
+        if combine == "max":
+            return r
+        cnt: Any = _i64(1)
+        for a in axes:
+            cnt = cnt * x.shape[a]
+        return ctx.elementwise([r], lambda v: v / cnt.astype(dtype_of(v)), name="mean")
+    return rule
+
+
+lower("ml.global_avg_pool", kind="reduction")(_global_pool("sum"))
+lower("ml.global_max_pool", kind="reduction")(_global_pool("max"))
+
+
+# -- normalization -----------------------------------------------------------------------------
+@lower("ml.batch_norm")
+def _batch_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor,
+                bias: te.Tensor, mean: te.Tensor, var: te.Tensor) -> te.Tensor:
+    eps = tirx.const(float(op.attr("epsilon")), dtype_of(x))
+
+    def body(*idx: Expr) -> Expr:
+        c = idx[1]
+        return ((x[idx] - mean[c]) / tirx.sqrt(var[c] + eps)) * scale[c] + bias[c]
+    return te.compute(x.shape, body, name="batch_norm")
+
+
+def _moments(ctx: LowerContext, x: te.Tensor, axes: Sequence[int], count: Expr) -> tuple:
+    """(mean, var) over `axes` (kept as size-1 dims), two-pass for accuracy."""
+    s = reduce_compute(ctx, x, axes, True, "sum", name="sum")
+    mean = ctx.elementwise([s], lambda v: v / count.astype(dtype_of(v)), name="mean")
+    sq = reduce_compute(ctx, ctx.elementwise([x, mean], lambda v, mv: (v - mv) * (v - mv),
+                                             name="dev2"), axes, True, "sum", name="sqsum")
+    var = ctx.elementwise([sq], lambda v: v / count.astype(dtype_of(v)), name="var")
+    return mean, var
+
+
+def _count(x: te.Tensor, axes: Sequence[int]) -> Expr:
+    n: Any = _i64(1)
+    for a in axes:
+        n = n * x.shape[a]
+    return n
+
+
+@lower("ml.layer_norm", kind="reduction")
+def _layer_norm(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
+    g = operand_groups(xs, op.attributes, ("x", "scale", "bias?"))
+    x = g["x"]
+    axis = norm_axis(op.attr("axis"), len(x.shape))
+    axes = list(range(axis, len(x.shape)))
+    mean, var = _moments(ctx, x, axes, _count(x, axes))
+    eps = tirx.const(float(op.attr("epsilon")), dtype_of(x))
+    ins = [x, mean, var, g["scale"]] + ([g["bias"]] if g["bias"] is not None else [])
+
+    def fn(v: Expr, mv: Expr, vv: Expr, sc: Expr, bi: Any = None) -> Expr:
+        y = (v - mv) / tirx.sqrt(vv + eps) * sc
+        return y if bi is None else y + bi
+    return ctx.elementwise(ins, fn, name="layer_norm")
+
+
+@lower("ml.rms_norm", kind="reduction")
+def _rms_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor) -> te.Tensor:
+    axis = norm_axis(op.attr("axis"), len(x.shape))
+    axes = list(range(axis, len(x.shape)))
+    sq = reduce_compute(ctx, x, axes, True, "sum", pre=lambda v: v * v, name="sqsum")
+    cnt = _count(x, axes)
+    eps = tirx.const(float(op.attr("epsilon")), dtype_of(x))
+    return ctx.elementwise([x, sq, scale], lambda v, s, sc:
+                           v / tirx.sqrt(s / cnt.astype(dtype_of(v)) + eps) * sc, name="rms_norm")
+
+
+@lower("ml.instance_norm", kind="reduction")
+def _instance_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor,
+                   bias: te.Tensor) -> te.Tensor:
+    axes = list(range(2, len(x.shape)))
+    mean, var = _moments(ctx, x, axes, _count(x, axes))
+    eps = tirx.const(float(op.attr("epsilon")), dtype_of(x))
+    rank = len(x.shape)
+
+    def body(*idx: Expr) -> Expr:
+        st = broadcast_index(mean.shape, idx, rank)
+        return (x[idx] - mean[st]) / tirx.sqrt(var[st] + eps) * scale[idx[1]] + bias[idx[1]]
+    return te.compute(x.shape, body, name="instance_norm")
+
+
+@lower("ml.group_norm", kind="reduction")
+def _group_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor,
+                bias: te.Tensor) -> te.Tensor:
+    ng = op.attr("num_groups")
+    rank = len(x.shape)
+    cpg = tirx.floordiv(x.shape[1], _i64(ng))
+    xg = te.compute([x.shape[0], _i64(ng), cpg] + list(x.shape[2:]),
+                    lambda n, gi, ci, *sp: x[(n, gi * cpg + ci) + sp], name="grouped")
+    axes = list(range(2, rank + 1))
+    mean, var = _moments(ctx, xg, axes, _count(xg, axes))
+    eps = tirx.const(float(op.attr("epsilon")), dtype_of(x))
+    zeros = (tirx.const(0, "int64"),) * (rank - 1)
+
+    def body(*idx: Expr) -> Expr:
+        st = (idx[0], tirx.floordiv(idx[1], cpg)) + zeros
+        return (x[idx] - mean[st]) / tirx.sqrt(var[st] + eps) * scale[idx[1]] + bias[idx[1]]
+    return te.compute(x.shape, body, name="group_norm")
+
+
+def _softmax_rule(log: bool) -> Callable[..., te.Tensor]:
+    def rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+        axis = norm_axis(op.attr("axis"), len(x.shape))
+        m = reduce_compute(ctx, x, [axis], True, "max", name="max")
+        e = ctx.elementwise([x, m], lambda v, mv: tirx.exp(v - mv), name="exp")
+        s = reduce_compute(ctx, e, [axis], True, "sum", name="sum")
+        if log:
+            return ctx.elementwise([x, m, s], lambda v, mv, sv: v - mv - tirx.log(sv),
+                                   name="log_softmax")
+        return ctx.elementwise([e, s], lambda ev, sv: ev / sv, name="softmax")
+    return rule
+
+
+lower("ml.softmax", kind="reduction")(_softmax_rule(False))
+lower("ml.log_softmax", kind="reduction")(_softmax_rule(True))
+

@@ -1,0 +1,56 @@
+"""Schedules for the kernels of the TVM backend, chosen by kernel kind (a rule table).
+
+    func, applied = schedule_cpu(prim_func, "matmul", hints, cfg)
+    mod = schedule_cuda(ir_module, cuda_target)
+
+A specialised CPU schedule that fails on an unusual kernel falls back to the generic one (never
+to TVM's unscheduled default); `applied` lists what each stage got, for tests and reports.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Tuple
+
+import tvm
+from tvm.s_tir import Schedule
+
+from .conv import schedule_conv
+from .cpu import CpuConfig, schedule_generic
+from .matmul import schedule_matmul
+
+__all__ = ["CPU_SCHEDULES", "CpuConfig", "schedule_cpu", "schedule_cuda"]
+
+CpuSchedule = Callable[[Schedule, CpuConfig, Dict[str, Any]], List[str]]
+
+CPU_SCHEDULES: Dict[str, CpuSchedule] = {
+    "injective": lambda s, cfg, hints: schedule_generic(s, cfg),
+    "reduction": lambda s, cfg, hints: schedule_generic(s, cfg),
+    "pool": lambda s, cfg, hints: schedule_generic(s, cfg),
+    "matmul": schedule_matmul,
+    "conv": schedule_conv,
+}
+
+
+def schedule_cpu(func: tvm.tirx.PrimFunc, kind: str, hints: Dict[str, Any],
+                 cfg: CpuConfig) -> Tuple[tvm.tirx.PrimFunc, List[str]]:
+    """`func` scheduled for the CPU as a kernel of `kind`; also what was applied."""
+    fn = CPU_SCHEDULES.get(kind, CPU_SCHEDULES["injective"])
+    try:
+        s = Schedule(func)
+        applied = fn(s, cfg, hints)
+    except (RuntimeError, ValueError) as e:
+        if fn is CPU_SCHEDULES["injective"]:
+            raise
+        s = Schedule(func)
+        applied = schedule_generic(s, cfg)
+        applied.append(f"fallback({kind}: {str(e).splitlines()[0][:80]})")
+    return s.mod["main"], applied
+
+
+def schedule_cuda(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.IRModule:
+    """Every PrimFunc of `mod` with TVM's dlight GPU rules (thread bindings); the first rule
+    that applies wins, Fallback binds any injective kernel."""
+    from tvm.s_tir import dlight as dl
+    mod = tvm.IRModule(dict(mod.functions))  # ApplyDefaultSchedule works in place
+    with target:
+        return dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
+                                       dl.gpu.GeneralReduction(), dl.gpu.Fallback())(mod)

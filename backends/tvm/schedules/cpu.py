@@ -1,0 +1,137 @@
+"""Generic CPU schedules: injective stages are fused, split for SIMD, parallel on the outside;
+reduction stages run in parallel over their spatial loops.
+
+    s = Schedule(func); schedule_generic(s, cfg)   # every stage gets one of the two
+
+Small stages (under `cfg.parallel_min` iterations, when the size is static) stay serial: waking
+the thread pool costs more than they do. Intermediate injective stages are inlined into their
+consumers first where TVM allows it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, List, Optional
+
+import tvm
+from tvm import tirx
+from tvm.s_tir import Schedule
+
+__all__ = ["CpuConfig", "pick_factor", "blocks", "is_reduction", "static_extent",
+           "inline_injective", "schedule_injective", "schedule_reduction", "schedule_generic"]
+
+
+@dataclass(frozen=True)
+class CpuConfig:
+    """What the schedules need to know of the target."""
+
+    vector_bytes: int = 64          # 64 with AVX-512, 32 with AVX2
+    num_cores: int = 1
+    parallel_min: int = 16384       # iterations below which a stage stays serial
+
+    def lanes(self, dtype: str) -> int:
+        bits = 8 if dtype == "bool" else int("".join(c for c in dtype if c.isdigit()) or 32)
+        return max(1, self.vector_bytes * 8 // bits)
+
+
+def blocks(s: Schedule) -> List[Any]:
+    """The top-level stages of the function, in order."""
+    return list(s.get_child_blocks(s.get_sblock("root")))
+
+
+def is_reduction(s: Schedule, blk: Any) -> bool:
+    return any(iv.iter_type != tirx.IterVar.DataPar for iv in s.get(blk).iter_vars)
+
+
+def static_extent(s: Schedule, loops: List[Any]) -> Optional[int]:
+    """The product of the loops' extents, or None when one is symbolic."""
+    n = 1
+    for lp in loops:
+        ext = s.get(lp).extent
+        if not isinstance(ext, tirx.IntImm):
+            return None
+        n *= int(ext.value)
+    return n
+
+
+def pick_factor(extent: Optional[int], preferred: Iterable[int], default: int) -> int:
+    """The first of `preferred` that divides a static `extent` (no predicate in the tile);
+    the whole extent when it is smaller than `default`; else `default` (with a predicate)."""
+    if extent is None:
+        return default
+    for f in preferred:
+        if f > 0 and extent % f == 0 and f <= extent:
+            return f
+    return extent if extent < default else default
+
+
+def _out_dtype(s: Schedule, blk: Any) -> str:
+    writes = s.get(blk).writes
+    return str(writes[0].source.dtype) if writes else "float32"
+
+
+def inline_injective(s: Schedule, keep: tuple = ()) -> None:
+    """Inline every injective stage that is not an output (and not named in `keep`)."""
+    outputs = {s.get(b).name_hint for b in s.get_output_blocks(s.get_sblock("root"))}
+    for blk in blocks(s):
+        name = s.get(blk).name_hint
+        if name in outputs or name in keep or is_reduction(s, blk):
+            continue
+        try:
+            s.compute_inline(blk)
+        except (RuntimeError):
+            pass
+
+
+def schedule_injective(s: Schedule, blk: Any, cfg: CpuConfig) -> str:
+    """Fuse all loops, split off a SIMD-wide inner loop, parallelise the outer one."""
+    loops = s.get_loops(blk)
+    if not loops:
+        return "scalar"
+    n = static_extent(s, loops)
+    fused = s.fuse(*loops) if len(loops) > 1 else loops[0]
+    lanes = cfg.lanes(_out_dtype(s, blk))
+    if n is not None and n <= lanes:
+        if n > 1:
+            s.vectorize(fused)
+        return "vector"
+    outer, inner = s.split(fused, [None, lanes])
+    s.vectorize(inner)
+    if n is None or n >= cfg.parallel_min:
+        s.parallel(outer)
+        return "parallel+vector"
+    return "vector"
+
+
+def schedule_reduction(s: Schedule, blk: Any, cfg: CpuConfig) -> str:
+    """Parallelise over the fused spatial loops; the reduction loops stay inside."""
+    loops = s.get_loops(blk)
+    ivs = s.get(blk).iter_vars
+    nsp = 0
+    for iv in ivs:
+        if iv.iter_type != tirx.IterVar.DataPar:
+            break
+        nsp += 1
+    spatial = loops[:nsp]
+    if not spatial:
+        return "serial"
+    n = static_extent(s, loops)
+    fused = s.fuse(*spatial) if len(spatial) > 1 else spatial[0]
+    if n is None or n >= cfg.parallel_min:
+        m = static_extent(s, [fused])
+        if m is None or m > 1:
+            s.parallel(fused)
+            return "parallel"
+    return "serial"
+
+
+def schedule_generic(s: Schedule, cfg: CpuConfig, skip: tuple = ()) -> List[str]:
+    """Inline what can be inlined, then schedule every remaining stage by its kind."""
+    inline_injective(s, keep=skip)
+    done = []
+    for blk in blocks(s):
+        name = s.get(blk).name_hint
+        if name in skip:
+            continue
+        how = (schedule_reduction if is_reduction(s, blk) else schedule_injective)(s, blk, cfg)
+        done.append(f"{name}:{how}")
+    return done
