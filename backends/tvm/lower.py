@@ -115,10 +115,25 @@ class LowerContext:
         """`fn` applied to the broadcast scalars of `inputs` (numpy broadcasting)."""
         shape = broadcast_shape([t.shape for t in inputs])
         rank = len(shape)
+        self.check_broadcast([t.shape for t in inputs], shape)
 
         def body(*idx: PrimExpr) -> PrimExpr:
-            return fn(*[load(t, broadcast_index(t.shape, idx, rank)) for t in inputs])
+            return fn(*[load(t, broadcast_index(t.shape, idx, rank, shape)) for t in inputs])
         return te.compute(shape, body, name=self.name(name or _short(self.op.name)))
+
+    def check_broadcast(self, shapes: Sequence[Sequence[Any]], out: Sequence[Any]) -> None:
+        """Flag, at run time, a symbolic dim that is neither 1 nor the broadcast dim it meets
+        (types assume it is one of the two; anything else would read out of bounds)."""
+        rank = len(out)
+        for k, shape in enumerate(shapes):
+            off = rank - len(shape)
+            for i, d in enumerate(shape):
+                o = out[off + i]
+                if isinstance(d, (int, tirx.IntImm)) or same_dim(d, o):
+                    continue
+                self.add_check(lambda d=d, o=o: tirx.all(d != 1, d != o), [],
+                               f"{self.op.name}: dim {i} of operand #{k} ({_dim_text(d)}) must "
+                               f"be 1 or equal to {_dim_text(o)} to broadcast")
 
     def add_check(self, bad: Callable[..., PrimExpr], shape: Sequence[PrimExpr],
                   message: str) -> None:
@@ -130,6 +145,10 @@ class LowerContext:
         else:
             flag = te.compute((1,), lambda _: bad().astype("int32"), name=self.name("check"))
         self.checks.append(Check(flag, message))
+
+
+def _dim_text(d: Any) -> str:
+    return str(d.value) if isinstance(d, tirx.IntImm) else str(d)
 
 
 def _short(name: str) -> str:
@@ -170,9 +189,20 @@ def broadcast_shape(shapes: Sequence[Sequence[Any]]) -> List[Any]:
     return out
 
 
-def broadcast_index(shape: Sequence[Any], idx: Sequence[PrimExpr], rank: int
-                    ) -> Tuple[PrimExpr, ...]:
-    """The index into a tensor of `shape` for output index `idx` (of length `rank`)."""
+def broadcast_index(shape: Sequence[Any], idx: Sequence[PrimExpr], rank: int,
+                    out_shape: Optional[Sequence[Any]] = None) -> Tuple[PrimExpr, ...]:
+    """The index into a tensor of `shape` for output index `idx` (of length `rank`, over an
+    output of `out_shape` when known)."""
     off = rank - len(shape)
-    return tuple(tirx.const(0, dtype_of(idx[off + i])) if is_one(d) else idx[off + i]
-                 for i, d in enumerate(shape))
+    out = []
+    for i, d in enumerate(shape):
+        j = idx[off + i]
+        if is_one(d):
+            out.append(tirx.const(0, dtype_of(j)))
+        elif isinstance(d, (int, tirx.IntImm)) or (
+                out_shape is not None and same_dim(d, out_shape[off + i])):
+            out.append(j)
+        else:
+            # A symbolic dim may be 1 at run time and then broadcasts.
+            out.append(tirx.if_then_else(d == 1, tirx.const(0, dtype_of(j)), j))
+    return tuple(out)

@@ -17,7 +17,8 @@ from mlir_lite.core import Operation
 from mlir_lite.dialects.ml._infer import norm_axes, norm_axis, operand_groups
 from mlir_lite.dialects.ml.math import ACTIVATION_ATTRS
 
-from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, lower
+from .lower import (LowerContext, broadcast_index, broadcast_shape, dtype_of, lower,
+                    same_dim)
 
 __all__: List[str] = []
 
@@ -254,6 +255,11 @@ def matmul_compute(ctx: LowerContext, a: te.Tensor, b: te.Tensor, trans_a: bool 
     m, ka = (sa[-1], sa[-2]) if trans_a else (sa[-2], sa[-1])
     n = sb[-2] if trans_b else sb[-1]
     batch = broadcast_shape([sa[:-2], sb[:-2]])
+    ctx.check_broadcast([sa[:-2], sb[:-2]], batch)
+    kb = sb[-1] if trans_b else sb[-2]
+    if not same_dim(ka, kb):
+        ctx.add_check(lambda: ka != kb, [], f"{op.name}: the contraction dims {ka} and {kb} "
+                      "differ at run time")
     nb = len(batch)
     kk = te.reduce_axis((0, ka), name="k")
     ctx.hints.update(trans_a=trans_a, trans_b=trans_b, a_rank=len(a.shape),
@@ -261,8 +267,8 @@ def matmul_compute(ctx: LowerContext, a: te.Tensor, b: te.Tensor, trans_a: bool 
 
     def body(*idx: Expr) -> Expr:
         bi, i, j = idx[:nb], idx[nb], idx[nb + 1]
-        ia = broadcast_index(sa[:-2], bi, nb) + ((kk, i) if trans_a else (i, kk))
-        ib = broadcast_index(sb[:-2], bi, nb) + ((j, kk) if trans_b else (kk, j))
+        ia = broadcast_index(sa[:-2], bi, nb, batch) + ((kk, i) if trans_a else (i, kk))
+        ib = broadcast_index(sb[:-2], bi, nb, batch) + ((j, kk) if trans_b else (kk, j))
         if a_vec:
             ia = ia[1:]
         if b_vec:

@@ -176,9 +176,11 @@ def _pad(ctx: LowerContext, op: Operation, x: te.Tensor, *cv: te.Tensor) -> te.T
 
 @lower("ml.expand")
 def _expand(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
-    shape = broadcast_shape([list(x.shape), [_i64(v) for v in op.attr("shape")]])
+    target = [_i64(v) for v in op.attr("shape")]
+    shape = broadcast_shape([list(x.shape), target])
+    ctx.check_broadcast([list(x.shape), target], shape)
     r = len(shape)
-    return te.compute(shape, lambda *o: x[broadcast_index(x.shape, o, r)] if x.shape else x(),
+    return te.compute(shape, lambda *o: x[broadcast_index(x.shape, o, r, shape)] if x.shape else x(),
                       name="expand")
 
 

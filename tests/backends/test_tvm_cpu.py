@@ -304,3 +304,35 @@ def test_misaligned_and_strided_inputs_are_copied():
     a[:] = rnd(64)
     bb = rnd(128)[::2]                 # strided view
     np.testing.assert_allclose(cf(a, bb)[0], a + bb, rtol=1e-6)
+
+
+def test_symbolic_dims_broadcast_at_run_time_and_mismatches_are_errors() -> None:
+    """Types assume a symbolic dim meeting a static one is 1 or equal to it: the kernel must
+    broadcast when it is 1 and refuse anything else (never read out of bounds)."""
+    import mlir_lite as ml
+    from mlir_lite.backends.tvm.build import compile_function
+    from mlir_lite.builder import Builder
+    from mlir_lite.dialects.func import FuncOp
+    from mlir_lite.errors import ExecutionError
+    from mlir_lite.interpreter import run as interpret
+
+    m = ml.ModuleOp.empty()
+    f = FuncOp.make("main", [ml.tensor(["N"]), ml.tensor([4]), ml.tensor(["K", 3]),
+                             ml.tensor([4, 3])], [ml.tensor([4]), ml.tensor(["K", 4])])
+    m.append(f)
+    b = Builder.at_end(f.entry_block)
+    s = b.op("ml.add", f.args[0], f.args[1])
+    t = b.op("ml.transpose", f.args[3], perm=(1, 0))
+    mm = b.op("ml.matmul", f.args[2], t)
+    b.op("func.return", s, mm)
+    compiled = compile_function(m)
+    y = np.arange(4, dtype=np.float32)
+    a = np.ones((2, 3), np.float32)
+    w = np.arange(12, dtype=np.float32).reshape(4, 3)
+    for x in (np.array([5.0], np.float32), np.arange(4, dtype=np.float32)):
+        got = compiled(x, y, a, w)
+        want = interpret(m, x, y, a, w)
+        for g, e in zip(got, want):
+            np.testing.assert_allclose(g, e, rtol=1e-6)
+    with pytest.raises(ExecutionError, match="must be 1 or equal to 4"):
+        compiled(np.arange(3, dtype=np.float32), y, a, w)
