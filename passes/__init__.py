@@ -14,6 +14,7 @@ from .registry import (PASS_REGISTRY, function_pass, load_plugin, parse_pipeline
 from .rewrite import (Decline, PatternDebug, PatternRewriter, RewritePattern,
                       apply_patterns_greedily, pattern)
 from . import canonicalize, cse, dce, fold, shape_inference  # noqa: E402,F401  (registration)
+from . import autodiff  # noqa: E402,F401  (registration)
 
 __all__ = ["Pass", "PassContext", "PassInstrument", "PassManager", "PrintIRInstrument",
            "TimingInstrument", "PASS_REGISTRY", "function_pass", "load_plugin", "parse_pipeline",

@@ -170,11 +170,16 @@ def _make_pass(element: str) -> Pass:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs: Dict[str, Any] = {}
+    last_str: Optional[str] = None  # a str option whose value may go on after a comma
     for item in re.split(r"[\s,]+", (body or "").strip()):
         if not item:
             continue
         key, eq, value = item.partition("=")
         field = key.strip().replace("-", "_")
+        if not eq and field not in fields and last_str is not None:
+            kwargs[last_str] += "," + item  # `wrt=0,1`: a list in a str option
+            continue
+        last_str = None
         if field not in fields:
             valid = ", ".join(f.replace("_", "-") for f in fields) or "none"
             raise PipelineError(f"pass '{name}' has no option '{key}'; its options: {valid}")
@@ -185,6 +190,8 @@ def _make_pass(element: str) -> Pass:
             kwargs[field] = True
             continue
         kwargs[field] = _convert(value.strip(), ann, name, key)
+        if isinstance(kwargs[field], str):
+            last_str = field
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:

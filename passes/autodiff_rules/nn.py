@@ -1,0 +1,416 @@
+"""VJP rules of neural-network ops: convolution, pooling, softmax family, normalizations.
+
+    conv:  dx = conv_transpose(g, w)  (output_padding restores x's size)
+           dw = conv(x^T, g^T) with strides and dilations swapped, per group
+           db = reduce_sum(g, [0, 2, ...])
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+from mlir_lite.core import Operation, Value
+from mlir_lite.dialects.ml._infer import norm_axis, operand_groups, spatial_params, window_out_dim
+from mlir_lite.types import i64
+
+from .context import VJPContext
+from .table import vjp
+
+__all__: List[str] = []
+
+Cots = Sequence[Optional[Value]]
+
+
+def _spatial_axes(ctx: VJPContext, x: Value) -> tuple:
+    return tuple(range(2, ctx.rank(x)))
+
+
+def _static_spatial(ctx: VJPContext, v: Value, what: str) -> tuple:
+    sp = ctx.shape(v)[2:]
+    if not all(type(d) is int for d in sp):
+        raise ctx.fail(f"the gradient needs static spatial dims, but {what} is {v.type}")
+    return sp
+
+
+# -- convolution ----------------------------------------------------------------------------
+def _conv_input_grad(ctx: VJPContext, op: Operation, g: Value, x: Value, w: Value) -> Value:
+    n = ctx.rank(x) - 2
+    strides, pads, dil = spatial_params(op.attributes, n)
+    ks = ctx.shape(w)[2:]
+    xs, gs = ctx.shape(x)[2:], ctx.shape(g)[2:]
+    opad, crop = [], False
+    for i in range(n):
+        if all(type(d) is int for d in (xs[i], gs[i], ks[i])):
+            full = strides[i] * (gs[i] - 1) + (ks[i] - 1) * dil[i] + 1
+            opad.append(xs[i] + pads[i] + pads[n + i] - full)
+        else:  # size decided at run time: make it at least as large, then crop to x's size
+            opad.append(strides[i] - 1)
+            crop = crop or strides[i] > 1
+    dx = ctx.emit("ml.conv_transpose", g, w, strides=tuple(strides), pads=tuple(pads),
+                  dilations=tuple(dil), group=op.attr("group"), output_padding=tuple(opad))
+    if crop:
+        axes = list(range(2, n + 2))
+        ends = ctx.emit("ml.slice", ctx.shape_of(x), starts=(2,), ends=(n + 2,))
+        dx = ctx.emit("ml.slice_dynamic", dx, ctx.i64s([0] * n), ends, ctx.i64s(axes))
+    return ctx.refine(dx, x.type)
+
+
+def _conv_weight_grad(ctx: VJPContext, op: Operation, g: Value, x: Value, w: Value) -> Value:
+    n = ctx.rank(x) - 2
+    strides, pads, dil = spatial_params(op.attributes, n)
+    groups = op.attr("group")
+    xs, ws = ctx.shape(x), ctx.shape(w)
+    sp = list(range(2, n + 2))
+    if groups == 1:
+        xt = ctx.transpose(x, [1, 0] + sp)                      # (C, N, H...)
+    else:
+        c = xs[1]
+        if type(c) is not int:
+            raise ctx.fail("a grouped convolution's weight gradient needs a static channel dim")
+        cg = c // groups
+        split = _reshape(ctx, x, [(x, 0, 1), groups, cg] + [(x, a, 1) for a in sp])
+        xt = ctx.transpose(split, [2, 1, 0] + [a + 1 for a in sp])  # (C/G, G, N, H...)
+        xt = _reshape(ctx, xt, [cg, (x, 0, groups)] + [(x, a, 1) for a in sp])
+    gt = ctx.transpose(g, [1, 0] + sp)                          # (M, N, o...)
+    r = ctx.emit("ml.conv", xt, gt, strides=tuple(dil), pads=tuple(pads),
+                 dilations=tuple(strides), group=groups)        # (C/G, M, k'...)
+    dw = ctx.transpose(r, [1, 0] + sp)
+    ks = ws[2:]
+    if ctx.shape(dw)[2:] != tuple(ks):
+        if not all(type(k) is int for k in ks):
+            raise ctx.fail(f"the weight gradient needs a static kernel shape, got {w.type}")
+        dw = ctx.emit("ml.slice", dw, starts=(0,) * n, ends=tuple(ks), axes=tuple(sp))
+    return ctx.refine(dw, w.type)
+
+
+def _reshape(ctx: VJPContext, v: Value, spec: Sequence[Any]) -> Value:
+    """Reshape to `spec`: ints, or `(src, axis, factor)` for factor * dim `axis` of `src`."""
+    dims: List[Any] = []
+    for s in spec:
+        if isinstance(s, tuple):
+            src, axis, k = s
+            d = ctx.shape(src)[axis]
+            dims.append(d * k if type(d) is int else s)
+        else:
+            dims.append(s)
+    unknown = [d for d in dims if type(d) is not int]
+    if len(unknown) <= 1:
+        return ctx.reshape(v, [d if type(d) is int else None for d in dims])
+    parts = []
+    for d in dims:
+        if type(d) is int:
+            parts.append(d)
+        else:
+            src, axis, k = d
+            part = ctx.dim(src, axis)
+            parts.append(part if k == 1 else ctx.mul(part, ctx.i64s([k])))
+    return ctx.reshape(v, parts)
+
+
+@vjp("ml.conv")
+def _conv(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    g = cots[0]
+    grp = operand_groups(list(op.operands), op.attributes, ("x", "w", "b?"))
+    x, w, b = grp["x"], grp["w"], grp["b"]
+    out = [_conv_input_grad(ctx, op, g, x, w) if ctx.wants(x) else None,
+           _conv_weight_grad(ctx, op, g, x, w) if ctx.wants(w) else None]
+    if b is not None:
+        out.append(ctx.emit("ml.reduce_sum", g, axes=(0,) + _spatial_axes(ctx, g),
+                            keepdims=False) if ctx.wants(b) else None)
+    return out
+
+
+@vjp("ml.conv_transpose")
+def _conv_transpose(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    """conv_transpose(., w) is the adjoint of conv(., w): dx = conv(g, w), and dw is conv's
+    weight gradient with the roles of input and output swapped."""
+    g = cots[0]
+    grp = operand_groups(list(op.operands), op.attributes, ("x", "w", "b?"))
+    x, w, b = grp["x"], grp["w"], grp["b"]
+    n = ctx.rank(x) - 2
+    strides, pads, dil = spatial_params(op.attributes, n)
+    out: list = [None, None]
+    if ctx.wants(x):
+        dx = ctx.emit("ml.conv", g, w, strides=tuple(strides), pads=tuple(pads),
+                      dilations=tuple(dil), group=op.attr("group"))
+        out[0] = ctx.refine(dx, x.type)
+    if ctx.wants(w):
+        out[1] = _conv_weight_grad(ctx, op, x, g, w)
+    if b is not None:
+        out.append(ctx.emit("ml.reduce_sum", g, axes=(0,) + _spatial_axes(ctx, g),
+                            keepdims=False) if ctx.wants(b) else None)
+    return out
+
+
+# -- pooling --------------------------------------------------------------------------------
+def _pool_geometry(ctx: VJPContext, op: Operation, x: Value, y: Value) -> tuple:
+    ks = tuple(op.attr("kernel_shape"))
+    n = len(ks)
+    strides, pads, dil = spatial_params(op.attributes, n)
+    xs = _static_spatial(ctx, x, "the pooled input")
+    ys = tuple(window_out_dim(xs[i], ks[i], strides[i], pads[i], pads[n + i], dil[i],
+                              op.attr("ceil_mode")) for i in range(n))
+    extra = tuple(max(0, (ys[i] - 1) * strides[i] + (ks[i] - 1) * dil[i] + 1
+                      - (xs[i] + pads[i] + pads[n + i])) for i in range(n))
+    return ks, strides, pads, dil, xs, ys, extra
+
+
+@vjp("ml.max_pool")
+def _max_pool(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    """Route each cotangent to the first maximum of its window (scatter-add into x)."""
+    g, x, y = cots[0], op.operands[0], op.result
+    ks, strides, pads, dil, xs, ys, extra = _pool_geometry(ctx, op, x, y)
+    n = len(ks)
+    el = x.type.element
+    low = ctx.const(np.finfo(el.np_dtype).min, el)
+    widths = (0, 0) + tuple(pads[:n]) + (0, 0) + tuple(pads[n + i] + extra[i] for i in range(n))
+    xp = ctx.emit("ml.pad", x, low, pads=widths)
+    padded = tuple(xs[i] + pads[i] + pads[n + i] + extra[i] for i in range(n))
+    sp = tuple(range(2, n + 2))
+    views, offsets = [], []
+    flat_stride = [int(np.prod(padded[i + 1:], dtype=np.int64)) for i in range(n)]
+    for off in np.ndindex(*ks):
+        starts = tuple(o * d for o, d in zip(off, dil))
+        ends = tuple(s + st * (o - 1) + 1 for s, st, o in zip(starts, strides, ys))
+        v = ctx.emit("ml.slice", xp, starts=starts, ends=ends, axes=sp, steps=tuple(strides))
+        views.append(ctx.emit("ml.unsqueeze", v, axes=(n + 2,)))
+        offsets.append(sum(s * f for s, f in zip(starts, flat_stride)))
+    stacked = views[0] if len(views) == 1 else ctx.emit("ml.concat", *views, axis=n + 2)
+    which = ctx.emit("ml.argmax", stacked, axis=n + 2, keepdims=False)
+    off = ctx.emit("ml.gather", ctx.i64s(offsets), which, axis=0)
+    grid = np.zeros(ys, np.int64)
+    for i in range(n):
+        shape = [1] * n
+        shape[i] = ys[i]
+        grid = grid + (np.arange(ys[i]) * strides[i] * flat_stride[i]).reshape(shape)
+    idx = ctx.add(off, ctx.const(grid, off.type.element))
+    p = int(np.prod(ys, dtype=np.int64))
+    idx = ctx.emit("ml.reshape", idx, shape=(0, 0, p))
+    gf = ctx.emit("ml.reshape", g, shape=(0, 0, p))
+    zeros = ctx.emit("ml.reshape", ctx.zeros_like(xp),
+                     shape=(0, 0, int(np.prod(padded, dtype=np.int64))))
+    dx = ctx.emit("ml.scatter_elements", zeros, idx, gf, axis=2, reduction="add")
+    dx = ctx.emit("ml.reshape", dx, shape=(0, 0) + padded)
+    dx = ctx.emit("ml.slice", dx, starts=tuple(pads[:n]),
+                  ends=tuple(pads[i] + xs[i] for i in range(n)), axes=sp)
+    return [ctx.refine(dx, x.type)]
+
+
+@vjp("ml.avg_pool")
+def _avg_pool(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    """Spread each cotangent / window count evenly over its window (a transposed convolution
+    with a ones kernel, run per channel)."""
+    from mlir_lite.interpreter.ml_nn import pool_windows
+
+    g, x, y = cots[0], op.operands[0], op.result
+    ks, strides, pads, dil, xs, ys, extra = _pool_geometry(ctx, op, x, y)
+    n = len(ks)
+    _, count = pool_windows(op, np.zeros((1, 1) + xs), 0.0, op.attr("count_include_pad"))
+    el = x.type.element
+    gc = ctx.div(g, ctx.const(count, el))
+    gc = ctx.emit("ml.reshape", gc, shape=(-1, 1) + ys)
+    opad, end_pads = [], []
+    for i in range(n):
+        full = strides[i] * (ys[i] - 1) + (ks[i] - 1) * dil[i] + 1
+        room = xs[i] + pads[i] + pads[n + i]
+        opad.append(max(0, room - full))
+        end_pads.append(pads[n + i] + max(0, full - room))
+    ones = ctx.const(1.0, el, (1, 1) + ks)
+    dx = ctx.emit("ml.conv_transpose", gc, ones, strides=tuple(strides),
+                  pads=tuple(pads[:n]) + tuple(end_pads), dilations=tuple(dil),
+                  output_padding=tuple(opad))
+    return [ctx.reshape_like(dx, x)]
+
+
+@vjp("ml.global_avg_pool")
+def _global_avg_pool(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    x = op.operands[0]
+    g = ctx.div(cots[0], ctx.count(x, _spatial_axes(ctx, x)))
+    return [ctx.broadcast_like(g, x)]
+
+
+@vjp("ml.global_max_pool")
+def _global_max_pool(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    from .reduce import extremum_grad
+    x = op.operands[0]
+    return [extremum_grad(ctx, x, op.result, cots[0], _spatial_axes(ctx, x))]
+
+
+# -- softmax family -------------------------------------------------------------------------
+@vjp("ml.softmax")
+def _softmax(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    g, y = cots[0], op.result
+    axis = norm_axis(op.attr("axis"), ctx.rank(y))
+    s = ctx.emit("ml.reduce_sum", ctx.mul(g, y), axes=(axis,), keepdims=True)
+    return [ctx.mul(y, ctx.sub(g, s))]
+
+
+@vjp("ml.log_softmax")
+def _log_softmax(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    g, y = cots[0], op.result
+    axis = norm_axis(op.attr("axis"), ctx.rank(y))
+    s = ctx.emit("ml.reduce_sum", g, axes=(axis,), keepdims=True)
+    return [ctx.sub(g, ctx.mul(ctx.emit("ml.exp", y), s))]
+
+
+# -- normalizations -------------------------------------------------------------------------
+def _normalized(ctx: VJPContext, x: Value, axes: tuple, eps: float) -> tuple:
+    """(xhat, rstd) of x normalized over `axes` (keepdims)."""
+    mu = ctx.emit("ml.reduce_mean", x, axes=axes, keepdims=True)
+    xc = ctx.sub(x, mu)
+    var = ctx.emit("ml.reduce_mean", ctx.mul(xc, xc), axes=axes, keepdims=True)
+    rstd = ctx.emit("ml.rsqrt", ctx.add(var, ctx.scalar(eps, x)))
+    return ctx.mul(xc, rstd), rstd
+
+
+def _normalize_grad(ctx: VJPContext, gs: Value, xhat: Value, rstd: Value, axes: tuple) -> Value:
+    """d/dx of xhat given gs = the cotangent of xhat."""
+    m1 = ctx.emit("ml.reduce_mean", gs, axes=axes, keepdims=True)
+    m2 = ctx.emit("ml.reduce_mean", ctx.mul(gs, xhat), axes=axes, keepdims=True)
+    return ctx.mul(rstd, ctx.sub(ctx.sub(gs, m1), ctx.mul(xhat, m2)))
+
+
+@vjp("ml.layer_norm")
+def _layer_norm(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    g = cots[0]
+    grp = operand_groups(list(op.operands), op.attributes, ("x", "scale", "bias?"))
+    x, scale, bias = grp["x"], grp["scale"], grp["bias"]
+    r = ctx.rank(x)
+    axes = tuple(range(norm_axis(op.attr("axis"), r), r))
+    xhat, rstd = _normalized(ctx, x, axes, op.attr("epsilon"))
+    out = [_normalize_grad(ctx, ctx.mul(g, scale), xhat, rstd, axes) if ctx.wants(x) else None,
+           ctx.unbroadcast(ctx.mul(g, xhat), scale) if ctx.wants(scale) else None]
+    if bias is not None:
+        out.append(ctx.unbroadcast(g, bias) if ctx.wants(bias) else None)
+    return out
+
+
+@vjp("ml.rms_norm")
+def _rms_norm(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    g = cots[0]
+    x, scale = op.operands
+    r = ctx.rank(x)
+    axes = tuple(range(norm_axis(op.attr("axis"), r), r))
+    ms = ctx.emit("ml.reduce_mean", ctx.mul(x, x), axes=axes, keepdims=True)
+    rr = ctx.emit("ml.rsqrt", ctx.add(ms, ctx.scalar(op.attr("epsilon"), x)))
+    out: list = [None, None]
+    if ctx.wants(x):
+        gs = ctx.mul(g, scale)
+        m = ctx.emit("ml.reduce_mean", ctx.mul(gs, x), axes=axes, keepdims=True)
+        r3 = ctx.mul(rr, ctx.mul(rr, rr))
+        out[0] = ctx.sub(ctx.mul(rr, gs), ctx.mul(x, ctx.mul(r3, m)))
+    if ctx.wants(scale):
+        out[1] = ctx.unbroadcast(ctx.mul(g, ctx.mul(x, rr)), scale)
+    return out
+
+
+def _per_channel(ctx: VJPContext, v: Value, rank: int) -> Value:
+    return v if rank <= 2 else ctx.emit("ml.unsqueeze", v, axes=tuple(range(1, rank - 1)))
+
+
+@vjp("ml.batch_norm")
+def _batch_norm(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    """Inference batch norm: mean and var are inputs, so each output depends on one input."""
+    g = cots[0]
+    x, scale, bias, mean, var = op.operands
+    r = ctx.rank(x)
+    red = (0,) + tuple(range(2, r))
+    rstd = ctx.emit("ml.rsqrt", ctx.add(var, ctx.scalar(op.attr("epsilon"), var)))
+    xc = ctx.sub(x, _per_channel(ctx, mean, r))
+
+    def total(v: Value) -> Value:
+        return ctx.emit("ml.reduce_sum", v, axes=red, keepdims=False)
+
+    out: list = [None] * 5
+    if ctx.wants(x):
+        out[0] = ctx.mul(g, _per_channel(ctx, ctx.mul(scale, rstd), r))
+    if ctx.wants(scale):
+        out[1] = ctx.mul(total(ctx.mul(g, xc)), rstd)
+    if ctx.wants(bias):
+        out[2] = total(g)
+    if ctx.wants(mean):
+        out[3] = ctx.neg(ctx.mul(total(g), ctx.mul(scale, rstd)))
+    if ctx.wants(var):
+        r3 = ctx.mul(rstd, ctx.mul(rstd, rstd))
+        out[4] = ctx.mul(total(ctx.mul(g, xc)), ctx.scale(ctx.mul(scale, r3), -0.5))
+    return out
+
+
+@vjp("ml.instance_norm")
+def _instance_norm(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    g = cots[0]
+    x, scale, bias = op.operands
+    r = ctx.rank(x)
+    axes = tuple(range(2, r))
+    xhat, rstd = _normalized(ctx, x, axes, op.attr("epsilon"))
+    red = (0,) + axes
+
+    def total(v: Value) -> Value:
+        return ctx.emit("ml.reduce_sum", v, axes=red, keepdims=False)
+
+    gs = ctx.mul(g, _per_channel(ctx, scale, r))
+    return [_normalize_grad(ctx, gs, xhat, rstd, axes) if ctx.wants(x) else None,
+            total(ctx.mul(g, xhat)) if ctx.wants(scale) else None,
+            total(g) if ctx.wants(bias) else None]
+
+
+@vjp("ml.group_norm")
+def _group_norm(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    g = cots[0]
+    x, scale, bias = op.operands
+    r = ctx.rank(x)
+    ng = op.attr("num_groups")
+    xg = ctx.emit("ml.reshape", x, shape=(0, ng, -1))
+    xhat_g, rstd = _normalized(ctx, xg, (2,), op.attr("epsilon"))
+    xhat = ctx.reshape_like(xhat_g, x)
+    red = (0,) + tuple(range(2, r))
+
+    def total(v: Value) -> Value:
+        return ctx.emit("ml.reduce_sum", v, axes=red, keepdims=False)
+
+    out: list = [None,
+                 total(ctx.mul(g, xhat)) if ctx.wants(scale) else None,
+                 total(g) if ctx.wants(bias) else None]
+    if ctx.wants(x):
+        gs = ctx.emit("ml.reshape", ctx.mul(g, _per_channel(ctx, scale, r)), shape=(0, ng, -1))
+        out[0] = ctx.reshape_like(_normalize_grad(ctx, gs, xhat_g, rstd, (2,)), x)
+    return out
+
+
+@vjp("ml.nll_loss")
+def _nll_loss(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+    """d input[n, c, d...] = -[c == target] * weight[target] * (g, or g / sum of the weights for
+    reduction=mean); targets equal to ignore_index get nothing."""
+    g = cots[0]
+    grp = operand_groups(list(op.operands), op.attributes, ("input", "target", "weight?"))
+    x, t, w = grp["input"], grp["target"], grp["weight"]
+    if w is not None and ctx.wants(w):
+        raise ctx.fail("the gradient with respect to the class weights is not supported")
+    c = ctx.shape(x)[1]
+    if type(c) is not int:
+        raise ctx.fail(f"the gradient needs a static class dim, got {x.type}")
+    el = x.type.element
+    if t.type.element != i64:
+        t = ctx.emit("ml.cast", t, to=i64)
+    ignore = op.attr("ignore_index")
+    keep = None
+    if ignore is not None:
+        keep = ctx.emit("ml.not", ctx.emit("ml.equal", t, ctx.i64s(ignore)))
+        t = ctx.emit("ml.where", keep, t, ctx.i64s(0))
+    weight = ctx.emit("ml.gather", w, t, axis=0) if w is not None else None
+    if keep is not None:
+        kf = ctx.emit("ml.cast", keep, to=el)
+        weight = kf if weight is None else ctx.mul(weight, kf)
+    red = op.attr("reduction")
+    coef = ctx.neg(g)
+    if red == "mean":
+        total = ctx.count(t, list(range(ctx.rank(t))), el) if weight is None else \
+            ctx.emit("ml.reduce_sum", weight, keepdims=False)
+        coef = ctx.div(coef, total)
+    if weight is not None:
+        coef = ctx.mul(coef, weight)
+    hot = ctx.emit("ml.one_hot", t, ctx.const([0.0, 1.0], el), depth=c, axis=1)
+    if ctx.rank(coef) == ctx.rank(t) and ctx.rank(t) > 0:
+        coef = ctx.emit("ml.unsqueeze", coef, axes=(1,))
+    return [ctx.refine(ctx.mul(hot, coef), x.type), None, None][:op.num_operands]
