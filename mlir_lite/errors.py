@@ -6,7 +6,7 @@ from typing import Any
 __all__ = [
     "MlirLiteError", "ParseError", "VerifyError", "InferenceError", "PassError",
     "PipelineError", "OnnxImportError", "UnsupportedOpError", "CompileError",
-    "ExecutionError",
+    "ExecutionError", "DslError",
 ]
 
 
@@ -58,3 +58,8 @@ class CompileError(MlirLiteError):
 
 class ExecutionError(MlirLiteError):
     """Running a module failed (bad inputs, out-of-range indices, ...)."""
+
+
+class DslError(MlirLiteError):
+    """A Python DSL program that cannot be built or run (an unfed placeholder, a shape that does
+    not match); `loc` is the Python `file:line:col` where the offending tensor was created."""

@@ -29,7 +29,7 @@ def _static(shape: tuple) -> tuple:
 def modules(draw: st.DrawFn, max_ops: int = 12, allow_regions: bool = True) -> ml.ModuleOp:
     """A module with one function @main over f32 tensors of one shape (symbols included)."""
     shape = draw(st.sampled_from(SHAPES))
-    t = ml.tensor(shape, "f32")
+    t = ml.types.tensor(shape, "f32")
     n_args = draw(st.integers(1, 3))
     m = ml.ModuleOp.empty()
     f = FuncOp.make("main", [t] * n_args, [t], [draw(HINTS) for _ in range(n_args)])

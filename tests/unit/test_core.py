@@ -12,7 +12,7 @@ from mlir_lite.dialects.func import FuncOp
 from mlir_lite.errors import InferenceError, VerifyError
 from mlir_lite.verifier import verify
 
-T = ml.tensor([2, "N"], "f32")
+T = ml.types.tensor([2, "N"], "f32")
 
 
 def _func(n_args: int = 2) -> tuple:
@@ -110,7 +110,7 @@ def test_builder_infers_broadcast_types_with_symbols() -> None:
     m, f, b = _func()
     c = b.op("ml.constant", value=DenseAttr(np.ones((1, 1), np.float32)))
     s = b.op("ml.add", f.args[0], c)
-    assert s.type == ml.tensor([2, "N"], "f32")
+    assert s.type == ml.types.tensor([2, "N"], "f32")
     with pytest.raises(InferenceError, match="ml.add"):
         b.op("ml.add", f.args[0], b.op("ml.constant", value=DenseAttr(np.ones(3, np.int64))))
 
@@ -138,7 +138,7 @@ def test_verifier_rejects_values_from_another_function() -> None:
 
 def test_verifier_rejects_contradicting_result_type_with_location() -> None:
     m, f, b = _func()
-    op = Operation.create("ml.relu", [f.args[0]], [ml.tensor([3, "N"], "f32")],
+    op = Operation.create("ml.relu", [f.args[0]], [ml.types.tensor([3, "N"], "f32")],
                           loc=NameLoc("bad_relu"))
     f.entry_block.append(op)
     b.op("func.return", f.args[0])

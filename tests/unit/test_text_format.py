@@ -76,7 +76,7 @@ def test_types_round_trip(text: str) -> None:
 @pytest.mark.parametrize("value", [
     True, False, 0, -7, 2**62, 0.5, -1e-30, 1e300, float("inf"), float("-inf"), "", "a \"q\"\n\\",
     (), (1, 2, 3), (0.25, -2.0), ("a", 1, (True,)), SymbolRef("f"), UNIT,
-    ml.tensor([2, None, "K"], "i8"), ml.f32,
+    ml.types.tensor([2, None, "K"], "i8"), ml.f32,
 ])
 def test_attributes_round_trip(value: object) -> None:
     back = parse_attribute(print_attribute(value))

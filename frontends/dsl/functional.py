@@ -1,0 +1,284 @@
+"""Eager ops as functions (PyTorch names and arguments); the Tensor methods call these.
+
+    from mlir_lite.dsl import eager as F
+    h = F.relu(F.linear(x, w1, b1))
+    loss = F.cross_entropy(F.linear(h, w2, b2), labels)     # labels: int64 class indices
+
+Each function runs one or a few `ml` ops through `eager.apply_op`; composite losses are built
+from primitive ops, so backward only needs the primitives' VJPs.
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from mlir_lite.errors import DslError
+
+from .dtypes import as_dtype
+from .eager import Tensor, apply_op, as_eager
+
+__all__ = [
+    "add", "sub", "mul", "div", "pow", "neg", "matmul", "linear", "exp", "log", "sqrt", "tanh",
+    "sigmoid", "relu", "abs", "softmax", "log_softmax", "cross_entropy", "nll_loss",
+    "mse_loss", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "reshape", "transpose",
+    "permute", "sum", "mean", "amax", "amin", "argmax", "cast", "compare", "getitem", "cat",
+    "maximum", "minimum", "where", "one_hot",
+]
+
+Dim = Union[None, int, Sequence[int]]
+
+
+def _pair(a: Any, b: Any) -> Tuple[Tensor, Tensor]:
+    if isinstance(a, Tensor):
+        return a, as_eager(b, a)
+    if isinstance(b, Tensor):
+        return as_eager(a, b), b
+    return as_eager(a), as_eager(b)
+
+
+def _binary(op: str, doc: str):
+    def fn(a: Any, b: Any) -> Tensor:
+        return apply_op(op, list(_pair(a, b)))
+    fn.__doc__ = doc
+    return fn
+
+
+add = _binary("ml.add", "a + b (broadcasting).")
+sub = _binary("ml.sub", "a - b (broadcasting).")
+mul = _binary("ml.mul", "a * b (broadcasting).")
+div = _binary("ml.div", "a / b (broadcasting).")
+pow = _binary("ml.pow", "a ** b (broadcasting).")
+maximum = _binary("ml.max", "Elementwise maximum.")
+minimum = _binary("ml.min", "Elementwise minimum.")
+
+
+def compare(op: str, a: Any, b: Any) -> Tensor:
+    return apply_op(op, list(_pair(a, b)))
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return apply_op("ml.matmul", list(_pair(a, b)))
+
+
+def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    y = matmul(x, permute(weight, (1, 0)))
+    return y if bias is None else add(y, bias)
+
+
+def _unary(op: str):
+    def fn(x: Any) -> Tensor:
+        return apply_op(op, [as_eager(x)])
+    fn.__doc__ = f"Elementwise {op[3:]}."
+    return fn
+
+
+neg = _unary("ml.neg")
+exp = _unary("ml.exp")
+log = _unary("ml.log")
+sqrt = _unary("ml.sqrt")
+tanh = _unary("ml.tanh")
+sigmoid = _unary("ml.sigmoid")
+relu = _unary("ml.relu")
+abs = _unary("ml.abs")
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return apply_op("ml.softmax", [x], {"axis": int(dim)})
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return apply_op("ml.log_softmax", [x], {"axis": int(dim)})
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    a, b = _pair(x, y)
+    return apply_op("ml.where", [as_eager(condition), a, b])
+
+
+def one_hot(indices: Any, num_classes: int, dtype: Any = "float32") -> Tensor:
+    idx = as_eager(indices)
+    vals = Tensor(np.array([0, 1]), dtype=dtype)
+    return apply_op("ml.one_hot", [idx, vals], {"depth": int(num_classes), "axis": -1})
+
+
+# -- losses ------------------------------------------------------------------------------------
+def _reduce_loss(per_item: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return mean(per_item)
+    if reduction == "sum":
+        return sum(per_item)
+    if reduction == "none":
+        return per_item
+    raise DslError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """-log_probs[i, target[i]] averaged (target: class indices)."""
+    t = as_eager(target)
+    if t.data.dtype.kind not in "iu":
+        raise DslError(f"nll_loss: target must hold integer class indices, got {t.data.dtype}")
+    onehot = one_hot(t, log_probs.shape[-1], dtype=log_probs.data.dtype)
+    return _reduce_loss(neg(sum(mul(log_probs, onehot), -1)), reduction)
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross entropy of `logits` (N, C) against class indices (N,) or class
+    probabilities (N, C), averaged over the batch by default."""
+    t = as_eager(target)
+    logp = log_softmax(logits, -1)
+    if t.data.dtype.kind in "iu":
+        return nll_loss(logp, t, reduction)
+    t = as_eager(t.data.astype(logits.data.dtype))
+    return _reduce_loss(neg(sum(mul(logp, t), -1)), reduction)
+
+
+def mse_loss(x: Tensor, y: Any, reduction: str = "mean") -> Tensor:
+    d = sub(x, y)
+    return _reduce_loss(mul(d, d), reduction)
+
+
+# -- convolution and pooling (NCHW) ------------------------------------------------------------
+def _two(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None,
+           stride: Union[int, Sequence[int]] = 1, padding: Union[int, Sequence[int]] = 0,
+           dilation: Union[int, Sequence[int]] = 1, groups: int = 1) -> Tensor:
+    """2-D convolution, x: (N, C, H, W), weight: (M, C/groups, kh, kw), bias: (M,)."""
+    ph, pw = _two(padding)
+    attrs = {"strides": _two(stride), "pads": (ph, pw, ph, pw), "dilations": _two(dilation),
+             "group": int(groups)}
+    ins = [x, weight] + ([bias] if bias is not None else [])
+    return apply_op("ml.conv", ins, attrs)
+
+
+def _pool_attrs(kernel_size: Any, stride: Any, padding: Any) -> dict:
+    k = _two(kernel_size)
+    s = k if stride is None else _two(stride)
+    ph, pw = _two(padding)
+    return {"kernel_shape": k, "strides": s, "pads": (ph, pw, ph, pw)}
+
+
+def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    return apply_op("ml.max_pool", [x], _pool_attrs(kernel_size, stride, padding))
+
+
+def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    attrs = _pool_attrs(kernel_size, stride, padding)
+    attrs["count_include_pad"] = True
+    return apply_op("ml.avg_pool", [x], attrs)
+
+
+# -- shapes ------------------------------------------------------------------------------------
+def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
+    return apply_op("ml.reshape", [x], {"shape": tuple(int(d) for d in shape), "allowzero": 1})
+
+
+def flatten(x: Tensor, start_dim: int = 1) -> Tensor:
+    """Collapse the dims from `start_dim` on into one."""
+    start = start_dim + x.ndim if start_dim < 0 else start_dim
+    return reshape(x, tuple(x.shape[:start]) + (-1,))
+
+
+def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
+    return apply_op("ml.transpose", [x], {"perm": tuple(int(d) for d in dims)})
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    perm = list(range(x.ndim))
+    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    return permute(x, perm)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    return apply_op("ml.concat", list(tensors), {"axis": int(dim)})
+
+
+def cast(x: Tensor, dtype: Any) -> Tensor:
+    el = as_dtype(dtype)
+    if el.np_dtype == x.data.dtype:
+        return x
+    return apply_op("ml.cast", [x], {"to": el})
+
+
+def getitem(x: Tensor, key: Any) -> Tensor:
+    """Basic indexing (ints, slices, `...`, None); integer arrays index the first axis."""
+    if isinstance(key, (Tensor, np.ndarray, list)):
+        idx = as_eager(np.asarray(key.data if isinstance(key, Tensor) else key))
+        return apply_op("ml.gather", [x, idx], {"axis": 0})
+    if not isinstance(key, tuple):
+        key = (key,)
+    n_real = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
+    if Ellipsis in key:
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (x.ndim - n_real) + key[i + 1:]
+    starts, ends, axes, steps, drop, new = [], [], [], [], [], []
+    axis = out_axis = 0
+    for k in key:
+        if k is None:
+            new.append(out_axis)
+            out_axis += 1
+            continue
+        if isinstance(k, (int, np.integer)):
+            s = int(k) + (x.shape[axis] if k < 0 else 0)
+            starts.append(s)
+            ends.append(s + 1)
+            steps.append(1)
+            axes.append(axis)
+            drop.append(axis)
+        elif isinstance(k, slice):
+            s, e, st = k.indices(x.shape[axis])
+            if (s, e, st) != (0, x.shape[axis], 1):
+                starts.append(s)
+                ends.append(e if e >= 0 else -(2 ** 62))
+                steps.append(st)
+                axes.append(axis)
+            out_axis += 1
+        else:
+            raise DslError(f"unsupported index {k!r}")
+        axis += 1
+    y = x
+    if axes:
+        y = apply_op("ml.slice", [y], {"starts": tuple(starts), "ends": tuple(ends),
+                                       "axes": tuple(axes), "steps": tuple(steps)})
+    if drop:
+        y = apply_op("ml.squeeze", [y], {"axes": tuple(drop)})
+    if new:
+        y = apply_op("ml.unsqueeze", [y], {"axes": tuple(new)})
+    return y
+
+
+# -- reductions --------------------------------------------------------------------------------
+def _reduce(op: str, x: Tensor, dim: Dim, keepdim: bool) -> Tensor:
+    attrs: dict = {"keepdims": bool(keepdim)}
+    if dim is not None:
+        attrs["axes"] = (int(dim),) if isinstance(dim, (int, np.integer)) else \
+            tuple(int(d) for d in dim)
+    return apply_op(op, [as_eager(x)], attrs)
+
+
+def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    return _reduce("ml.reduce_sum", x, dim, keepdim)
+
+
+def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    return _reduce("ml.reduce_mean", x, dim, keepdim)
+
+
+def amax(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    return _reduce("ml.reduce_max", x, dim, keepdim)
+
+
+def amin(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    return _reduce("ml.reduce_min", x, dim, keepdim)
+
+
+def argmax(x: Tensor, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+    if dim is None:
+        x = reshape(x, (-1,))
+        dim = 0
+    return apply_op("ml.argmax", [x], {"axis": int(dim), "keepdims": bool(keepdim)})
