@@ -54,7 +54,7 @@ class ElementType(Type):
 
     @property
     def bitwidth(self) -> int:
-        return 16 if self.name == "bf16" else int(self.name[1:])
+        return 16 if self.name == "bf16" else int(self.name[1:].split("E")[0])
 
     def __str__(self) -> str:
         return self.name
@@ -82,6 +82,12 @@ _NUMPY = {
     "i8": np.dtype(np.int8), "i16": np.dtype(np.int16), "i32": np.dtype(np.int32),
     "i64": np.dtype(np.int64), "u8": np.dtype(np.uint8), "u16": np.dtype(np.uint16),
     "u32": np.dtype(np.uint32), "u64": np.dtype(np.uint64),
+    # narrow types of quantized and low-precision models (MLIR's names; numpy via ml_dtypes)
+    "f8E4M3FN": np.dtype(ml_dtypes.float8_e4m3fn), "f8E4M3FNUZ": np.dtype(ml_dtypes.float8_e4m3fnuz),
+    "f8E5M2": np.dtype(ml_dtypes.float8_e5m2), "f8E5M2FNUZ": np.dtype(ml_dtypes.float8_e5m2fnuz),
+    "f4E2M1FN": np.dtype(ml_dtypes.float4_e2m1fn), "i4": np.dtype(ml_dtypes.int4),
+    "u4": np.dtype(ml_dtypes.uint4), "i2": np.dtype(ml_dtypes.int2),
+    "u2": np.dtype(ml_dtypes.uint2),
 }
 _ELEMENT_TYPES = {name: ElementType(name) for name in _NUMPY}
 _FROM_NUMPY = {dt: _ELEMENT_TYPES[name] for name, dt in _NUMPY.items()}

@@ -5,8 +5,8 @@ from typing import Optional
 
 from onnx import TensorProto, TypeProto
 
-from mlir_lite.types import (ElementType, TensorType, bf16, f16, f32, f64, i1, i8, i16, i32, i64,
-                             u8, u16, u32, u64)
+from mlir_lite.types import (ElementType, TensorType, bf16, element_type, f16, f32, f64, i1, i8,
+                             i16, i32, i64, u8, u16, u32, u64)
 
 from .registry import Unsupported
 
@@ -18,6 +18,13 @@ ELEMENT_OF = {
     TensorProto.INT16: i16, TensorProto.INT32: i32, TensorProto.INT64: i64,
     TensorProto.UINT8: u8, TensorProto.UINT16: u16, TensorProto.UINT32: u32,
     TensorProto.UINT64: u64,
+    TensorProto.FLOAT8E4M3FN: element_type("f8E4M3FN"),
+    TensorProto.FLOAT8E4M3FNUZ: element_type("f8E4M3FNUZ"),
+    TensorProto.FLOAT8E5M2: element_type("f8E5M2"),
+    TensorProto.FLOAT8E5M2FNUZ: element_type("f8E5M2FNUZ"),
+    TensorProto.FLOAT4E2M1: element_type("f4E2M1FN"),
+    TensorProto.INT4: element_type("i4"), TensorProto.UINT4: element_type("u4"),
+    TensorProto.INT2: element_type("i2"), TensorProto.UINT2: element_type("u2"),
 }
 ONNX_OF = {v: k for k, v in ELEMENT_OF.items()}
 

@@ -33,7 +33,8 @@ from mlir_lite.types import TensorType, Type, f32
 
 from . import converters  # noqa: F401  (registers the converters)
 from .context import NodeContext
-from .dtypes import dtype_name, element_of, tensor_type_of
+from .dtypes import ONNX_OF, dtype_name, element_of, tensor_type_of
+from .functions import function_body
 from .loader import DEFAULT_MAX_TENSOR_BYTES, ModelSource, load_model, to_numpy
 from .registry import DOMAINS, Unsupported, canonical_domain, lookup
 from .validate import node_desc, validate_model
@@ -197,6 +198,9 @@ class GraphImporter:
         self.unsupported: List[UnsupportedNode] = []
         self.scopes: List[_Scope] = []
         self.builder = Builder()
+        self.expansions = 0  # function bodies expanded so far (unique name prefixes)
+        self._body_note = ""
+        self.function_depth = 0
 
     # -- scopes ---------------------------------------------------------------------------------
     def lookup_value(self, name: str) -> Optional[Value]:
@@ -320,15 +324,19 @@ class GraphImporter:
             fn, reason = lookup(dom, node.op_type, opset)
         results: List[Optional[Value]]
         try:
-            if fn is None:
-                raise Unsupported(reason)
             for k, x in enumerate(node.input):
                 if x:
                     tensor_type_of(self.onnx_type(x))  # sequence / string inputs are unsupported
+            if fn is None:
+                raise Unsupported(reason)
             results = list(fn(ctx))
         except Unsupported as u:
             self.builder.ip = saved_ip
-            self._unsupported(node, index, opset, scope, u.reason)
+            _erase_unused(ctx.created)
+            self._body_note = ""
+            if self._expand_function(node, index, opset, scope, u.reason):
+                return
+            self._unsupported(node, index, opset, scope, u.reason + self._body_note)
             results = self._placeholders(ctx)
         except OnnxImportError:
             self.builder.ip = saved_ip
@@ -342,6 +350,61 @@ class GraphImporter:
             raise OnnxImportError(f"{where}: {e}") from None
         self.builder.ip = saved_ip
         self._bind(ctx, results, scope)
+
+    def _expand_function(self, node: NodeProto, index: int, opset: int, scope: _Scope,
+                         reason: str) -> bool:
+        """Convert `node` through its schema's function body, if it has one (see functions)."""
+        if any(x and self.onnx_type(x) is not None and _type_dtype(self.onnx_type(x)) in
+               ("sequence", "map", "optional", "string") for x in node.input):
+            return False
+        self.expansions += 1
+        prefix = f"{node.op_type}_fn{self.expansions}_"
+        types = [self._type_proto(x) if x else None for x in node.input]
+        body = function_body(node, opset, types, prefix)
+        if body is None:
+            return False
+        nodes, fopsets = body
+        first = len(self.unsupported)
+        block = self.builder.ip.block  # type: ignore[union-attr]
+        before = {id(op) for op in block.ops}
+        bound = dict(scope.values)
+        saved = self.opsets
+        self.opsets = {**self.opsets, **fopsets}
+        self.function_depth += 1
+        try:
+            for k, inner in enumerate(nodes):
+                inner.name = f"{node.name or node.op_type}/{inner.name or inner.op_type}#{k}"
+                self._node(inner, index, scope)
+        except OnnxImportError:
+            inner_errors = True
+        else:
+            inner_errors = False
+        finally:
+            self.opsets = saved
+            self.function_depth -= 1
+        if len(self.unsupported) == first and not inner_errors:
+            return True
+        # the body does not import either: undo it and report the node itself
+        missing = sorted({f"{u.op}: {u.reason}" for u in self.unsupported[first:]})
+        del self.unsupported[first:]
+        _erase_unused([op for op in block.ops if id(op) not in before])
+        scope.values.clear()
+        scope.values.update(bound)
+        if missing:
+            self._body_note = f"; its function body needs {'; '.join(missing)}"
+        return False
+
+    def _type_proto(self, name: str) -> Optional[TypeProto]:
+        tp = self.onnx_type(name)
+        if tp is not None and tp.WhichOneof("value") is not None:
+            return tp
+        v = self.lookup_value(name)
+        t = None if v is None else v.type
+        if not isinstance(t, TensorType) or t.element not in ONNX_OF:
+            return None
+        shape = None if t.shape is None else [d if type(d) in (int, str) else None
+                                              for d in t.shape]
+        return onnx.helper.make_tensor_type_proto(ONNX_OF[t.element], shape)
 
     def _placeholders(self, ctx: NodeContext) -> List[Optional[Value]]:
         ops = [v for v in ctx.inputs if v is not None]
@@ -402,6 +465,8 @@ class GraphImporter:
         parent = self.scopes[-1]
         idx = [a.name for a in ctx.node.attribute].index(attr)
         key = parent.key + ((ctx.index, attr, 0),)
+        if self.function_depth:  # a subgraph of a function body: ONNX inference never saw it
+            key = parent.key + ((-1, f"{ctx.node.name}:{attr}", 0),)
         del idx
         scope = _Scope(key, self.prep.types.get(key, {}),
                        f"{parent.path} > {node_desc(ctx.node, ctx.index)} attribute {attr!r}")
@@ -419,6 +484,13 @@ class GraphImporter:
         finally:
             self.scopes.pop()
             self.builder.ip = saved
+
+
+def _erase_unused(ops: List[Any]) -> None:
+    """Erase the ops a converter created before it gave up (last first, while unused)."""
+    for op in reversed(ops):
+        if op.parent is not None and not any(r.has_uses() for r in op.results):
+            op.erase()
 
 
 def _type_dtype(tp: TypeProto) -> str:

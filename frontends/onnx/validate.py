@@ -191,6 +191,8 @@ def _check_graph(g: GraphProto, path: str, outer: Set[str], opsets: Dict[str, in
         for vi in vis:
             kind = vi.type.WhichOneof("value") if vi.HasField("type") else None
             if kind is None:
+                if outer:  # a subgraph may leave its types to inference (ONNX IR spec)
+                    continue
                 raise OnnxImportError(f"{where_g}: graph {what} {vi.name!r} has no type")
             if kind == "tensor_type" and not outer and not vi.type.tensor_type.HasField("shape"):
                 raise OnnxImportError(f"{where_g}: graph {what} {vi.name!r} has no shape (give "

@@ -9,6 +9,7 @@ import functools
 import math
 from typing import Any, Optional, Tuple
 
+import ml_dtypes
 import numpy as np
 
 from ..core import Operation
@@ -19,11 +20,15 @@ from .rules import rule
 
 __all__ = ["upcast", "erf", "sigmoid", "softplus", "reduce_axes"]
 
-_LOW_FLOATS = (np.dtype(np.float16), np.dtype("bfloat16"))
+_NARROW_FLOATS = {np.dtype(t) for t in (ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e4m3fnuz,
+                                         ml_dtypes.float8_e5m2, ml_dtypes.float8_e5m2fnuz,
+                                         ml_dtypes.float4_e2m1fn)}
+_LOW_FLOATS = (np.dtype(np.float16), np.dtype("bfloat16"), *_NARROW_FLOATS)
 
 
 def upcast(x: np.ndarray) -> np.ndarray:
-    """f16/bf16 arrays as f32 (numpy's kernels for them are slow or missing); others as is."""
+    """f16/bf16/f8/f4 arrays as f32 (numpy's kernels for them are slow or missing); others as
+    is."""
     x = np.asarray(x)
     return x.astype(np.float32) if x.dtype in _LOW_FLOATS else x
 
@@ -221,8 +226,16 @@ def _where(op: Operation, c: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.nda
 @rule("ml.cast")
 def _cast(op: Operation, x: np.ndarray) -> np.ndarray:
     to = op.attr("to").np_dtype
-    if to.kind in "iu" and x.dtype.kind == "f":
+    if to.kind in "iu" and (x.dtype.kind == "f" or x.dtype in _LOW_FLOATS):
         x = np.trunc(upcast(x))
+    if to in _NARROW_FLOATS:
+        if x.dtype.kind != "f":
+            x = upcast(x).astype(np.float32)
+        if op.attr("saturate"):
+            m = float(ml_dtypes.finfo(to).max)
+            x = np.clip(x, -m, m)  # inf clamps too; NaN stays NaN
+    elif x.dtype in _NARROW_FLOATS and to.kind not in "f":
+        x = x.astype(np.float32)
     return x.astype(to)
 
 
@@ -261,8 +274,27 @@ def reduce_axes(op: Operation, rank: int) -> Optional[Tuple[int, ...]]:
     return norm_axes(axes, rank)
 
 
+def _identity_of(dtype: np.dtype, high: bool) -> Any:
+    """The identity of max (high=False) or min (high=True) for `dtype`: what an empty
+    reduction gives (ONNX: -inf / +inf, the integer limits, False / True)."""
+    if dtype.kind == "b":
+        return high
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return info.max if high else info.min
+    return np.inf if high else -np.inf
+
+
+def _extreme(fn: Any, high: bool) -> Any:
+    def apply(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+        if x.size == 0:
+            return fn(x, axis=axis, keepdims=keepdims, initial=_identity_of(x.dtype, high))
+        return fn(x, axis=axis, keepdims=keepdims)
+    return apply
+
+
 def _log_sum_exp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
+    m = _extreme(np.max, False)(x, axis, True)
     m = np.where(np.isfinite(m), m, np.zeros((), x.dtype))
     s = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return s if keepdims else np.squeeze(s, axis=axis)
@@ -271,8 +303,8 @@ def _log_sum_exp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
 _REDUCE = {
     "reduce_sum": lambda x, ax, k: np.sum(x, axis=ax, keepdims=k),
     "reduce_mean": lambda x, ax, k: np.mean(x, axis=ax, keepdims=k),
-    "reduce_max": lambda x, ax, k: np.max(x, axis=ax, keepdims=k),
-    "reduce_min": lambda x, ax, k: np.min(x, axis=ax, keepdims=k),
+    "reduce_max": _extreme(np.max, False),
+    "reduce_min": _extreme(np.min, True),
     "reduce_prod": lambda x, ax, k: np.prod(x, axis=ax, keepdims=k),
     "reduce_l1": lambda x, ax, k: np.sum(np.abs(x), axis=ax, keepdims=k),
     "reduce_l2": lambda x, ax, k: np.sqrt(np.sum(x * x, axis=ax, keepdims=k)),
@@ -294,8 +326,21 @@ def _reduce(fn: Any) -> Any:
     return apply
 
 
+def _reduce_dynamic(fn: Any) -> Any:
+    def apply(op: Operation, x: np.ndarray, axes: np.ndarray) -> np.ndarray:
+        x = upcast(x)
+        ax = tuple(int(a) for a in np.asarray(axes).ravel())
+        if not ax:
+            if op.attr("noop_with_empty_axes"):
+                return x
+            ax = tuple(range(x.ndim))
+        return fn(x, norm_axes(ax, x.ndim), op.attr("keepdims"))
+    return apply
+
+
 for _name, _fn in _REDUCE.items():
     rule(f"ml.{_name}")(_reduce(_fn))
+    rule(f"ml.{_name}_dynamic")(_reduce_dynamic(_fn))
 
 
 def _arg(fn: Any) -> Any:
@@ -328,3 +373,12 @@ def _cumsum(op: Operation, x: np.ndarray) -> np.ndarray:
         shifted[tuple(dst)] = y[tuple(src)]
         y = shifted
     return np.flip(y, axis) if op.attr("reverse") else y
+
+
+@rule("ml.bitcast")
+def _bitcast(op: Operation, x: np.ndarray) -> np.ndarray:
+    to = op.attr("to").np_dtype
+    y = np.ascontiguousarray(x).reshape(-1).view(to).reshape(np.shape(x))
+    if to == np.bool_:
+        y = y != 0  # any non-zero byte is true
+    return y

@@ -11,6 +11,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 from ..core import Operation
+from ..errors import ExecutionError
 from ..dialects.ml._infer import norm_axis, operand_groups, spatial_params, window_out_dim
 from .ml_math import upcast
 from .rules import rule
@@ -243,3 +244,30 @@ def _hardmax(op: Operation, x: np.ndarray) -> np.ndarray:
 
 
 rule("ml.dropout")(lambda op, x: x)
+
+
+@rule("ml.nll_loss")
+def _nll_loss(op: Operation, *vals: np.ndarray) -> np.ndarray:
+    g = operand_groups(vals, op.attributes, ("input", "target", "weight?"))
+    x, target = upcast(g["input"]), np.asarray(g["target"]).astype(np.int64)
+    n, c = x.shape[:2]
+    ignore = op.attr("ignore_index")
+    keep = np.ones(target.shape, bool) if ignore is None else target != ignore
+    bad = keep & ((target < 0) | (target >= c))
+    if np.any(bad):
+        raise ExecutionError(f"ml.nll_loss: target {int(target[bad][0])} is out of range for "
+                             f"{c} classes", op.loc)
+    safe = np.where(keep, target, 0)
+    picked = np.take_along_axis(x.reshape(n, c, -1), safe.reshape(n, 1, -1), axis=1)
+    loss = np.where(keep, -picked.reshape(target.shape), 0).astype(x.dtype)
+    if g["weight"] is not None:
+        w = np.where(keep, upcast(g["weight"])[safe], 0).astype(x.dtype)
+    else:
+        w = keep.astype(x.dtype)
+    loss = loss * w
+    red = op.attr("reduction")
+    if red == "sum":
+        return np.sum(loss)
+    if red == "mean":
+        return np.sum(loss) / np.sum(w)
+    return loss

@@ -3,6 +3,7 @@ from . import control  # noqa: F401
 from . import elementwise  # noqa: F401
 from . import index  # noqa: F401
 from . import nn  # noqa: F401
+from . import quant  # noqa: F401
 from . import reduce  # noqa: F401
 from . import rnn  # noqa: F401
 from . import shape  # noqa: F401

@@ -8,7 +8,7 @@ import numpy as np
 
 from mlir_lite.attributes import DenseAttr
 from mlir_lite.core import Value
-from mlir_lite.types import TensorType
+from mlir_lite.types import ElementType, TensorType
 
 from ..context import NodeContext
 from ..dtypes import element_of
@@ -155,18 +155,24 @@ def _where(ctx: NodeContext) -> List[Value]:
     return [ctx.op("ml.where", ctx.input(0), ctx.input(1), ctx.input(2))]
 
 
+def _cast_to(ctx: NodeContext, to: ElementType) -> List[Value]:
+    if ctx.type(0).element == to:
+        return [ctx.op("ml.identity", ctx.input(0))]
+    if ctx.opset >= 19 and not ctx.attr("saturate", 1, "int"):
+        return [ctx.op("ml.cast", ctx.input(0), to=to, saturate=False)]
+    return [ctx.cast(ctx.input(0), to)]
+
+
 @converter("Cast", since=6)
 def _cast(ctx: NodeContext) -> List[Value]:
-    to = element_of(ctx.attr("to", kind="int"))
-    return [ctx.cast(ctx.input(0), to) if ctx.type(0).element != to
-            else ctx.op("ml.identity", ctx.input(0))]
+    if ctx.attr("round_mode", "up", "string") != "up":
+        raise Unsupported(f"Cast with round_mode {ctx.attr('round_mode', kind='string')!r}")
+    return _cast_to(ctx, element_of(ctx.attr("to", kind="int")))
 
 
 @converter("CastLike", since=15)
 def _cast_like(ctx: NodeContext) -> List[Value]:
-    to = ctx.type(1).element
-    return [ctx.cast(ctx.input(0), to) if ctx.type(0).element != to
-            else ctx.op("ml.identity", ctx.input(0))]
+    return _cast_to(ctx, ctx.type(1).element)
 
 
 @converter("Identity", since=1)
@@ -209,7 +215,11 @@ def _mask(ctx: NodeContext, x: Value) -> Value:
 def _dropout7(ctx: NodeContext) -> List[Value]:
     x = ctx.input(0)
     y = ctx.op("ml.dropout", x, ratio=ctx.attr("ratio", 0.5, "float"))
-    return [y, _mask(ctx, x) if ctx.has_output(1) else None]
+    if not ctx.has_output(1):
+        return [y, None]
+    # before opset 10 the mask has x's element type (all ones at inference)
+    mask = full_like(ctx, x, 1, x.type.element.np_dtype) if ctx.opset < 10 else _mask(ctx, x)
+    return [y, mask]
 
 
 @converter("Dropout", since=12)
@@ -266,3 +276,8 @@ def _prelu6(ctx: NodeContext) -> List[Value]:
     if rx is not None and rx >= 3 and rs == 1 and shp is not None and shp[0] != 1:
         slope = ctx.op("ml.unsqueeze", slope, axes=tuple(range(1, rx - 1)))
     return [ctx.op("ml.prelu", x, slope)]
+
+
+@converter("BitCast", since=26)
+def _bitcast(ctx: NodeContext) -> List[Value]:
+    return [ctx.op("ml.bitcast", ctx.input(0), to=element_of(ctx.attr("to", kind="int")))]

@@ -6,7 +6,7 @@ from typing import List
 from mlir_lite.core import Value
 
 from ..context import NodeContext
-from ..registry import Unsupported, converter
+from ..registry import converter
 from ._util import as_i64
 
 
@@ -44,7 +44,8 @@ def _scatter_elements(ctx: NodeContext) -> List[Value]:
 def _one_hot(ctx: NodeContext) -> List[Value]:
     depth = ctx.const_scalar(1)
     if depth is None:
-        raise Unsupported("OneHot with a non-constant depth")
+        return [ctx.op("ml.one_hot_dynamic", ctx.input(0), ctx.input(1), ctx.input(2),
+                       axis=ctx.attr("axis", -1, "int"))]
     return [ctx.op("ml.one_hot", ctx.input(0), ctx.input(2), depth=int(depth),
                    axis=ctx.attr("axis", -1, "int"))]
 
@@ -72,7 +73,8 @@ def _trilu(ctx: NodeContext) -> List[Value]:
     if ctx.has_input(1):
         k = ctx.const_scalar(1)
         if k is None:
-            raise Unsupported("Trilu with a non-constant k")
+            return [ctx.op("ml.trilu_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)),
+                           upper=ctx.attr("upper", 1, "int"))]
     return [ctx.op("ml.trilu", ctx.input(0), upper=ctx.attr("upper", 1, "int"), k=int(k))]
 
 

@@ -10,6 +10,7 @@ from mlir_lite.core import Value
 from mlir_lite.types import TensorType
 
 from ..context import NodeContext
+from ..dtypes import element_of
 from ..registry import Unsupported, converter
 from ._util import bool_attr, resolve_pads, scalar_const, shape_of, static_shape
 
@@ -168,11 +169,23 @@ def _group_norm(ctx: NodeContext) -> List[Value]:
 
 @converter("LayerNormalization", since=17)
 def _layer_norm(ctx: NodeContext) -> List[Value]:
-    if ctx.has_output(1) or ctx.has_output(2):
-        raise Unsupported("LayerNormalization's Mean/InvStdDev outputs are not supported")
     ops = [ctx.input(0), ctx.input(1)] + ([ctx.input(2)] if ctx.has_input(2) else [])
-    return [ctx.op("ml.layer_norm", *ops, axis=ctx.attr("axis", -1, "int"),
-                   epsilon=ctx.attr("epsilon", 1e-5, "float")), None, None]
+    axis, eps = ctx.attr("axis", -1, "int"), ctx.attr("epsilon", 1e-5, "float")
+    y = ctx.op("ml.layer_norm", *ops, axis=axis, epsilon=eps)
+    if not (ctx.has_output(1) or ctx.has_output(2)):
+        return [y, None, None]
+    # Mean and InvStdDev, computed in the stash type (float32 by default)
+    r = ctx.rank(0)
+    if r is None:
+        raise Unsupported("LayerNormalization's Mean/InvStdDev outputs need a ranked input")
+    axes = tuple(range(axis + r if axis < 0 else axis, r))
+    xs = ctx.cast(ctx.input(0), element_of(ctx.attr("stash_type", 1, "int")))
+    mean = ctx.op("ml.reduce_mean", xs, axes=axes, keepdims=True)
+    d = ctx.op("ml.sub", xs, mean)
+    var = ctx.op("ml.reduce_mean", ctx.op("ml.mul", d, d), axes=axes, keepdims=True)
+    inv = ctx.op("ml.reciprocal", ctx.op("ml.sqrt", ctx.op("ml.add", var,
+                                                           scalar_const(ctx, eps, var))))
+    return [y, mean, inv]
 
 
 @converter("RMSNormalization", since=23)
@@ -245,3 +258,21 @@ def _matmul(ctx: NodeContext) -> List[Value]:
 def _einsum(ctx: NodeContext) -> List[Value]:
     ins = [ctx.input(i) for i in range(ctx.num_inputs)]
     return [ctx.op("ml.einsum", *ins, equation=ctx.attr("equation", kind="string"))]
+
+
+def _loss_attrs(ctx: NodeContext) -> dict:
+    return dict(reduction=ctx.attr("reduction", "mean", "string"),
+                ignore_index=ctx.attr("ignore_index", None, "int"))
+
+
+@converter("NegativeLogLikelihoodLoss", since=12)
+def _nll_loss(ctx: NodeContext) -> List[Value]:
+    ops = [ctx.input(0), ctx.input(1)] + ([ctx.input(2)] if ctx.has_input(2) else [])
+    return [ctx.op("ml.nll_loss", *ops, **_loss_attrs(ctx))]
+
+
+@converter("SoftmaxCrossEntropyLoss", since=12)
+def _softmax_cross_entropy(ctx: NodeContext) -> List[Value]:
+    log_prob = ctx.op("ml.log_softmax", ctx.input(0), axis=1)
+    ops = [log_prob, ctx.input(1)] + ([ctx.input(2)] if ctx.has_input(2) else [])
+    return [ctx.op("ml.nll_loss", *ops, **_loss_attrs(ctx)), log_prob]

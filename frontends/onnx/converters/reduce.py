@@ -1,4 +1,5 @@
-"""Reductions: Reduce*, ArgMax/ArgMin, CumSum (axes given as inputs must be constants)."""
+"""Reductions: Reduce* (axes inputs that are not constants use the `_dynamic` ops), ArgMax/ArgMin,
+CumSum."""
 from __future__ import annotations
 
 from typing import List
@@ -6,8 +7,8 @@ from typing import List
 from mlir_lite.core import Value
 
 from ..context import NodeContext
-from ..registry import Unsupported, converter
-from ._util import bool_attr
+from ..registry import converter
+from ._util import as_i64, bool_attr
 
 REDUCE = {"ReduceSum": "reduce_sum", "ReduceMean": "reduce_mean", "ReduceMax": "reduce_max",
           "ReduceMin": "reduce_min", "ReduceProd": "reduce_prod", "ReduceL1": "reduce_l1",
@@ -23,7 +24,9 @@ def _reduce(ml: str, axes_input: bool):
             if ctx.has_input(1):
                 axes = ctx.const_ints(1)
                 if axes is None:
-                    raise Unsupported(f"{ctx.node.op_type} with non-constant axes")
+                    return [ctx.op(f"ml.{ml}_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)),
+                                   keepdims=bool_attr(ctx, "keepdims", 1),
+                                   noop_with_empty_axes=noop)]
             else:
                 axes = ()
         else:
@@ -49,6 +52,7 @@ def _arg(ctx: NodeContext) -> List[Value]:
 def _cumsum(ctx: NodeContext) -> List[Value]:
     axis = ctx.const_scalar(1)
     if axis is None:
-        raise Unsupported("CumSum with a non-constant axis")
+        return [ctx.op("ml.cumsum_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)),
+                       exclusive=bool_attr(ctx, "exclusive"), reverse=bool_attr(ctx, "reverse"))]
     return [ctx.op("ml.cumsum", ctx.input(0), axis=int(axis),
                    exclusive=bool_attr(ctx, "exclusive"), reverse=bool_attr(ctx, "reverse"))]

@@ -47,7 +47,7 @@ def _squeeze13(ctx: NodeContext) -> List[Value]:
     if ctx.has_input(1):
         axes = ctx.const_ints(1)
         if axes is None:
-            raise Unsupported("Squeeze with non-constant axes")
+            return [ctx.op("ml.squeeze_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)))]
     return [ctx.op("ml.squeeze", ctx.input(0), axes=axes)]
 
 
@@ -60,7 +60,7 @@ def _unsqueeze1(ctx: NodeContext) -> List[Value]:
 def _unsqueeze13(ctx: NodeContext) -> List[Value]:
     axes = ctx.const_ints(1)
     if axes is None:
-        raise Unsupported("Unsqueeze with non-constant axes")
+        return [ctx.op("ml.unsqueeze_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)))]
     return [ctx.op("ml.unsqueeze", ctx.input(0), axes=axes)]
 
 
@@ -103,7 +103,9 @@ def _split13(ctx: NodeContext) -> List[Value]:
     if ctx.has_input(1):
         split = ctx.const_ints(1)
         if split is None:
-            raise Unsupported("Split with non-constant split sizes")
+            res = ctx.op("ml.split_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)),
+                         axis=ctx.attr("axis", 0, "int"), num_outputs=ctx.num_outputs)
+            return list(res) if isinstance(res, tuple) else [res]
     return _split(ctx, split)
 
 
@@ -155,15 +157,18 @@ def _pad2(ctx: NodeContext) -> List[Value]:
 def _pad11(ctx: NodeContext) -> List[Value]:
     x = ctx.input(0)
     pads = ctx.const_ints(1)
-    if pads is None:
-        raise Unsupported("Pad with non-constant pads")
     axes = None
     if ctx.has_input(3):
         axes = ctx.const_ints(3)
-        if axes is None:
-            raise Unsupported("Pad with non-constant axes")
     mode = ctx.attr("mode", "constant", "string")
     extra = _pad_value(ctx, x, ctx.opt_input(2)) if mode == "constant" else []
+    if pads is None or (ctx.has_input(3) and axes is None):
+        ops = [x, as_i64(ctx, ctx.input(1))] + extra
+        seg = [1, 1, len(extra), 0]
+        if ctx.has_input(3):
+            ops.append(as_i64(ctx, ctx.input(3)))
+            seg[3] = 1
+        return [ctx.op("ml.pad_dynamic", *ops, mode=mode, operandSegmentSizes=tuple(seg))]
     return [ctx.op("ml.pad", x, *extra, pads=pads, mode=mode, axes=axes)]
 
 
@@ -179,7 +184,7 @@ def _expand(ctx: NodeContext) -> List[Value]:
 def _tile(ctx: NodeContext) -> List[Value]:
     reps = ctx.const_ints(1)
     if reps is None:
-        raise Unsupported("Tile with non-constant repeats")
+        return [ctx.op("ml.tile_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)))]
     return [ctx.op("ml.tile", ctx.input(0), repeats=reps)]
 
 
@@ -253,10 +258,15 @@ def _space_to_depth(ctx: NodeContext) -> List[Value]:
 
 def _resize(ctx: NodeContext, scales: Optional[tuple], sizes: Optional[tuple],
             roi: Optional[tuple], old: bool) -> Value:
+    attrs = dict(scales=scales, sizes=sizes, roi=roi, **_resize_attrs(ctx, old))
+    return ctx.op("ml.resize", ctx.input(0), **attrs)
+
+
+def _resize_attrs(ctx: NodeContext, old: bool) -> dict:
     mode = ctx.attr("mode", "nearest", "string")
     if mode == "bilinear":
         mode = "linear"
-    attrs = dict(mode=mode, scales=scales, sizes=sizes, roi=roi)
+    attrs: dict = dict(mode=mode)
     if old:
         attrs.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     else:
@@ -272,7 +282,11 @@ def _resize(ctx: NodeContext, scales: Optional[tuple], sizes: Optional[tuple],
             keep_aspect_ratio_policy=ctx.attr("keep_aspect_ratio_policy", "stretch", "string"))
         if attrs["antialias"]:
             raise Unsupported("Resize with antialias=1")
-    return ctx.op("ml.resize", ctx.input(0), **attrs)
+    return attrs
+
+
+class _NotConstant(Exception):
+    pass
 
 
 def _opt_const(ctx: NodeContext, i: int, what: str) -> Optional[np.ndarray]:
@@ -280,19 +294,45 @@ def _opt_const(ctx: NodeContext, i: int, what: str) -> Optional[np.ndarray]:
         return None
     a = ctx.const(i)
     if a is None:
-        raise Unsupported(f"{ctx.node.op_type} with a non-constant {what}")
+        raise _NotConstant(what)
     return None if a.size == 0 else a
+
+
+def _resize_dynamic(ctx: NodeContext, inputs: dict, old: bool) -> Value:
+    """Resize whose roi / scales / sizes are run-time tensors: `ml.resize_dynamic`."""
+    probe = _resize_attrs(ctx, old)
+    ops, seg = [ctx.input(0)], [1, 0, 0, 0]
+    for k, name in enumerate(("roi", "scales", "sizes")):
+        i = inputs.get(name)
+        if i is not None and ctx.has_input(i):
+            a = ctx.const(i)
+            if a is not None and a.size == 0:
+                continue
+            v = ctx.input(i)
+            ops.append(as_i64(ctx, v) if name == "sizes" else v)
+            seg[k + 1] = 1
+    return ctx.op("ml.resize_dynamic", *ops, operandSegmentSizes=tuple(seg), **probe)
 
 
 @converter("Resize", since=10)
 def _resize10(ctx: NodeContext) -> List[Value]:
-    s = _opt_const(ctx, 1, "scales")
+    try:
+        s = _opt_const(ctx, 1, "scales")
+    except _NotConstant:
+        return [_resize_dynamic(ctx, {"scales": 1}, True)]
     return [_resize(ctx, None if s is None else tuple(float(v) for v in s.ravel()), None, None,
                     True)]
 
 
 @converter("Resize", since=11)
 def _resize11(ctx: NodeContext) -> List[Value]:
+    try:
+        return _resize11_static(ctx)
+    except _NotConstant:
+        return [_resize_dynamic(ctx, {"roi": 1, "scales": 2, "sizes": 3}, False)]
+
+
+def _resize11_static(ctx: NodeContext) -> List[Value]:
     roi = _opt_const(ctx, 1, "roi")
     s = _opt_const(ctx, 2, "scales")
     z = _opt_const(ctx, 3, "sizes")
@@ -310,7 +350,10 @@ def _upsample7(ctx: NodeContext) -> List[Value]:
 
 @converter("Upsample", since=9)
 def _upsample9(ctx: NodeContext) -> List[Value]:
-    s = _opt_const(ctx, 1, "scales")
+    try:
+        s = _opt_const(ctx, 1, "scales")
+    except _NotConstant:
+        return [_resize_dynamic(ctx, {"scales": 1}, True)]
     if s is None:
         raise Unsupported("Upsample without scales")
     return [_resize(ctx, tuple(float(v) for v in s.ravel()), None, None, True)]

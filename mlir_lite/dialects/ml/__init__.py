@@ -9,4 +9,6 @@ from . import nn  # noqa: F401
 from . import rnn  # noqa: F401
 from . import shape  # noqa: F401
 from . import index  # noqa: F401
+from . import dynamic  # noqa: F401
+from . import quant  # noqa: F401
 from . import folds  # noqa: F401  (fold hooks; imported last, after every op is declared)

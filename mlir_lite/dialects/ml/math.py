@@ -240,5 +240,25 @@ def _cast_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
     return [as_tensor(types[0]).with_element(to)]
 
 
-define_op("ml.cast", operands=["x"], attrs={"to": TypeAttr()}, traits=ELEMENTWISE,
-          infer=_cast_infer, doc="Convert to element type `to` (floats to ints truncate).")
+define_op("ml.cast", operands=["x"], attrs={"to": TypeAttr(), "saturate": Bool(True)},
+          traits=ELEMENTWISE, infer=_cast_infer,
+          doc="Convert to element type `to` (floats to ints truncate). To 8- and 4-bit floats, "
+              "out-of-range values clamp to the largest finite value when `saturate`, else "
+              "become inf or NaN (ONNX Cast).")
+
+
+def _bitcast_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+    x = as_tensor(types[0])
+    to = attrs["to"]
+    if not isinstance(to, ElementType):
+        raise TypeError(f"'to' must be an element type, got {to}")
+    wx = 8 if x.element == i1 else x.element.bitwidth
+    wt = 8 if to == i1 else to.bitwidth
+    if wx != wt or wx < 8:
+        raise ValueError(f"bitcast needs equal widths of 8 bits or more, got {x.element} and {to}")
+    return [x.with_element(to)]
+
+
+define_op("ml.bitcast", operands=["x"], attrs={"to": TypeAttr()}, traits=ELEMENTWISE,
+          infer=_bitcast_infer, doc="Reinterpret the bits as element type `to` (same width; i1 "
+                                    "is one byte).")

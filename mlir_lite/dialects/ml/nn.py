@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from ...opdef import PURE, Bool, Float, Int, Ints, define_op
+from ...opdef import PURE, Bool, Float, Int, Ints, Str, define_op
 from ...types import TensorType, Type
 from ._infer import (as_tensor, check_same_element, dim_mul, dims_equal_or_unknown, norm_axis,
                      operand_groups, require_float, spatial_params, window_out_dim)
@@ -260,3 +260,34 @@ def _dropout_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 define_op("ml.dropout", operands=["x"], attrs={"ratio": Float(0.5)}, traits=PURE,
           infer=_dropout_infer, doc="Dropout at inference: the identity (ratio is kept for "
                                     "training transforms).")
+
+
+def _nll_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+    g = operand_groups(types, attrs, ("input", "target", "weight?"))
+    x, t = as_tensor(g["input"], "input"), as_tensor(g["target"], "target")
+    require_float(x)
+    if not t.element.is_int:
+        raise TypeError(f"target must hold integers, got {t.element}")
+    if attrs["reduction"] not in ("none", "sum", "mean"):
+        raise ValueError(f"reduction must be none, sum or mean, got {attrs['reduction']!r}")
+    if x.shape is not None and len(x.shape) < 2:
+        raise ValueError(f"input must be (N, C, ...), got {x}")
+    if x.shape is not None and t.shape is not None and (
+            len(t.shape) != len(x.shape) - 1
+            or not all(dims_equal_or_unknown(a, b)
+                       for a, b in zip(t.shape, x.shape[:1] + x.shape[2:]))):
+        raise ValueError(f"target {t} does not fit input {x} (N, d1, ...)")
+    if g["weight"] is not None:
+        w = as_tensor(g["weight"], "weight")
+        if w.element != x.element:
+            raise TypeError(f"weight has element type {w.element}, input has {x.element}")
+    if attrs["reduction"] != "none":
+        return [TensorType(x.element, ())]
+    return [TensorType(x.element, t.shape)]
+
+
+define_op("ml.nll_loss", operands=["input", "target", "weight?"],
+          attrs={"reduction": Str("mean"), "ignore_index": Int(None)}, traits=PURE,
+          infer=_nll_infer,
+          doc="ONNX NegativeLogLikelihoodLoss: -input[n, target[n, d...], d...] * weight[target], "
+              "0 where target == ignore_index; mean divides by the summed weights.")

@@ -1,0 +1,198 @@
+"""The ONNX backend API (`onnx.backend.base.Backend`) on top of mlir-lite.
+
+    import mlir_lite.backend as backend
+    rep = backend.prepare(model, "CPU")          # import once
+    outs = rep.run([x])                          # a tuple of arrays, in graph-output order
+    outs = backend.run_model(model, [x])
+    outs = backend.run_node(node, [x, y])        # one node, opset = the newest we import
+
+so `onnx.backend.test.BackendTest(mlir_lite.backend.MlirLiteBackend)` runs the ONNX project's
+own test suite against mlir-lite. What executes the imported module is an *executor*, chosen
+with `executor=`: `"interpreter"` (the reference interpreter, the default for now) is built in;
+a compiled path registers itself with `register_executor("tvm", factory)` and can then be named
+(and later made the default for device "CPU").
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import onnx
+from onnx import ModelProto, NodeProto, helper
+from onnx.backend.base import Backend, BackendRep, namedtupledict
+
+from .dialects.builtin import ModuleOp
+from .errors import ExecutionError
+
+__all__ = ["MlirLiteBackend", "MlirLiteRep", "prepare", "run_model", "run_node",
+           "supports_device", "register_executor", "EXECUTORS", "DEFAULT_EXECUTOR"]
+
+# An executor factory takes the imported module and returns `f(*arrays) -> list of arrays`.
+ExecutorFactory = Callable[[ModuleOp], Callable[..., List[np.ndarray]]]
+
+DEVICES = ("CPU",)
+DEFAULT_EXECUTOR = "interpreter"
+
+
+def _interpreter(module: ModuleOp) -> Callable[..., List[np.ndarray]]:
+    from .interpreter import Interpreter
+    interp = Interpreter(module)
+    return lambda *arrays: interp.run("main", *arrays)
+
+
+EXECUTORS: Dict[str, ExecutorFactory] = {"interpreter": _interpreter}
+
+
+def register_executor(name: str, factory: ExecutorFactory) -> None:
+    """Make `executor=name` available to `prepare` (e.g. a compiled TVM path)."""
+    EXECUTORS[name] = factory
+
+
+def _compiled_cpu(module: ModuleOp) -> Callable[..., List[np.ndarray]]:
+    """The compiled path: TVM kernels for this CPU (`mlir_lite.backends.tvm`, imported on first
+    use, so that the interpreter path never loads TVM)."""
+    from .backends.tvm.driver import backend_executor
+    return backend_executor(module, "cpu")
+
+
+register_executor("tvm", _compiled_cpu)
+
+
+def _graph_inputs(model: ModelProto) -> List[onnx.ValueInfoProto]:
+    inits = {t.name for t in model.graph.initializer}
+    inits |= {s.values.name for s in model.graph.sparse_initializer}
+    return [vi for vi in model.graph.input if vi.name not in inits]
+
+
+class MlirLiteRep(BackendRep):
+    """A prepared model: the imported module and the executor that runs it."""
+
+    def __init__(self, module: ModuleOp, input_names: Sequence[str],
+                 output_names: Sequence[str], fn: Callable[..., List[np.ndarray]],
+                 executor: str) -> None:
+        self.module = module
+        self.input_names = list(input_names)
+        self.output_names = list(output_names)
+        self.executor = executor
+        self._fn = fn
+
+    def run(self, inputs: Any, **kwargs: Any) -> Tuple[Any, ...]:
+        """Run on `inputs`: a sequence in the order of the graph inputs that are not
+        initializers, a mapping by name, or a single array for a one-input model."""
+        arrays = self._order(inputs)
+        outs = self._fn(*arrays)
+        return namedtupledict("Outputs", self.output_names)(*outs)
+
+    def _order(self, inputs: Any) -> List[np.ndarray]:
+        names = self.input_names
+        if isinstance(inputs, Mapping):
+            missing = [n for n in names if n not in inputs]
+            extra = sorted(set(inputs) - set(names))
+            if missing or extra:
+                raise ExecutionError(f"inputs by name: missing {missing}, unknown {extra} "
+                                     f"(the model takes {names})")
+            items = [inputs[n] for n in names]
+        elif isinstance(inputs, (list, tuple)):
+            items = list(inputs)
+        else:
+            items = [inputs]
+        if len(items) != len(names):
+            raise ExecutionError(f"the model takes {len(names)} inputs {names}, got "
+                                 f"{len(items)}")
+        return [x if isinstance(x, np.ndarray) else np.asarray(x) for x in items]
+
+
+class MlirLiteBackend(Backend):
+    """`onnx.backend.base.Backend` for mlir-lite (device CPU)."""
+
+    @classmethod
+    def is_compatible(cls, model: ModelProto, device: str = "CPU", **kwargs: Any) -> bool:
+        return cls.supports_device(device)
+
+    @classmethod
+    def prepare(cls, model: Union[ModelProto, bytes, str], device: str = "CPU",
+                executor: str = DEFAULT_EXECUTOR, **kwargs: Any) -> MlirLiteRep:
+        """Import `model` (a ModelProto, bytes or path) and make it runnable. Import errors are
+        raised as they are (`UnsupportedOpError` lists every unsupported node). Other keyword
+        arguments go to `import_onnx` (e.g. `max_tensor_bytes`)."""
+        if not cls.supports_device(device):
+            raise ValueError(f"mlir-lite backend: device {device!r} is not supported "
+                             f"(supported: {', '.join(DEVICES)})")
+        factory = EXECUTORS.get(executor)
+        if factory is None:
+            raise ValueError(f"mlir-lite backend: unknown executor {executor!r} (registered: "
+                             f"{', '.join(sorted(EXECUTORS))})")
+        from .frontends.onnx import import_onnx
+        opts = {k: v for k, v in kwargs.items() if k in ("max_tensor_bytes", "verify")}
+        module = import_onnx(model, **opts)
+        proto = model if isinstance(model, ModelProto) else None
+        if proto is None:
+            proto = onnx.load_model_from_string(model) if isinstance(model, bytes) else \
+                onnx.load(model, load_external_data=False)
+        ins = [vi.name for vi in _graph_inputs(proto)]
+        outs = [vi.name for vi in proto.graph.output]
+        return MlirLiteRep(module, ins, outs, factory(module), executor)
+
+    @classmethod
+    def run_model(cls, model: ModelProto, inputs: Any, device: str = "CPU",
+                  **kwargs: Any) -> Tuple[Any, ...]:
+        return cls.prepare(model, device, **kwargs).run(inputs)
+
+    @classmethod
+    def run_node(cls, node: NodeProto, inputs: Any, device: str = "CPU",
+                 outputs_info: Optional[Sequence[Tuple[Any, Tuple[int, ...]]]] = None,
+                 **kwargs: Any) -> Tuple[Any, ...]:
+        """Run one node on `inputs` (a sequence in the order of the node's non-empty inputs,
+        or a mapping by name). `opset_version` picks the default-domain opset (the newest by
+        default); `outputs_info` gives (dtype, shape) per output when inference cannot."""
+        opset = int(kwargs.pop("opset_version", onnx.defs.onnx_opset_version()))
+        names = [x for x in node.input if x]
+        if isinstance(inputs, Mapping):
+            arrays = [np.asarray(inputs[n]) for n in names]
+        else:
+            arrays = [np.asarray(x) for x in (inputs if isinstance(inputs, (list, tuple))
+                                               else [inputs])]
+        if len(arrays) != len(names):
+            raise ExecutionError(f"node {node.op_type} has {len(names)} inputs, got "
+                                 f"{len(arrays)}")
+        in_vis = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype),
+                                                a.shape) for n, a in zip(names, arrays)]
+        outs = [x for x in node.output if x]
+        out_vis = []
+        for i, n in enumerate(outs):
+            if outputs_info is not None and i < len(outputs_info):
+                dt, shape = outputs_info[i]
+                out_vis.append(helper.make_tensor_value_info(
+                    n, helper.np_dtype_to_tensor_dtype(np.dtype(dt)), shape))
+            else:
+                out_vis.append(helper.make_empty_tensor_value_info(n))
+        graph = helper.make_graph([node], f"{node.op_type}_node", in_vis, out_vis)
+        opsets = [helper.make_opsetid("", opset)]
+        if node.domain not in ("", "ai.onnx"):
+            opsets.append(helper.make_opsetid(node.domain, 1))
+        model = helper.make_model(graph, opset_imports=opsets)
+        if outputs_info is None:
+            model = _typed_outputs(model)
+        rep = cls.prepare(model, device, **kwargs)
+        return rep.run(arrays)
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        return str(device).upper().split(":")[0] in DEVICES
+
+
+def _typed_outputs(model: ModelProto) -> ModelProto:
+    """Fill untyped graph outputs with the types ONNX shape inference gives them."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    known = {vi.name: vi for vi in list(inferred.graph.value_info) + list(inferred.graph.output)
+             if vi.type.WhichOneof("value") is not None}
+    for vi in model.graph.output:
+        if vi.type.WhichOneof("value") is None and vi.name in known:
+            vi.type.CopyFrom(known[vi.name].type)
+    return model
+
+
+prepare = MlirLiteBackend.prepare
+run_model = MlirLiteBackend.run_model
+run_node = MlirLiteBackend.run_node
+supports_device = MlirLiteBackend.supports_device

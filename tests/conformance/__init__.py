@@ -1,0 +1,1 @@
+"""The ONNX backend conformance runner and its regression test."""
