@@ -20,3 +20,4 @@ __all__ = ["Pass", "PassContext", "PassInstrument", "PassManager", "PrintIRInstr
            "TimingInstrument", "PASS_REGISTRY", "function_pass", "load_plugin", "parse_pipeline",
            "register_pass", "registered_passes", "run_pipeline", "Decline", "PatternDebug",
            "PatternRewriter", "RewritePattern", "apply_patterns_greedily", "pattern"]
+from . import fold_batchnorm, fusion, memory_plan  # noqa: E402,F401  (registration)
