@@ -39,6 +39,8 @@ __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "app
            "as_eager", "zeros", "ones", "randn", "from_numpy"]
 
 _STATE = threading.local()
+# the active jit tracers (jit_trace.Tracer); empty outside `mlir_lite.jit` tracing
+TRACE_HOOKS: List[Any] = []
 
 
 def is_grad_enabled() -> bool:
@@ -172,6 +174,8 @@ class Tensor:
     def item(self) -> Any:
         if self.data.size != 1:
             raise DslError(f"item() needs a one-element tensor, got shape {self.data.shape}")
+        if TRACE_HOOKS:
+            TRACE_HOOKS[-1].concrete(self, "item")
         return self.data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -197,6 +201,8 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __bool__(self) -> bool:
+        if TRACE_HOOKS:
+            TRACE_HOOKS[-1].concrete(self, "bool")
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -427,6 +433,8 @@ def apply_op(op: str, inputs: Sequence[Tensor], attrs: Optional[Dict[str, Any]] 
                 r.requires_grad = True
                 r._node = node
                 r._index = i
+    if TRACE_HOOKS:
+        TRACE_HOOKS[-1].record(op, inputs, attrs, results)
     return results[0] if len(results) == 1 else tuple(results)
 
 

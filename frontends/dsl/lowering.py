@@ -117,6 +117,8 @@ class Emitter:
                 from .gradients import emit_gradients
                 self.env[node] = emit_gradients(self, node)
             return self.env[node][t.attrs["index"]]
+        if t.kind == "cflow":  # tf.cond / tf.while_loop (control_flow.py)
+            return t.attrs["node"].emit(self, t)
         if t.kind != "op":
             raise DslError(f"cannot lower {describe(t)}", t.loc)
         src = t.inputs[0] if t.inputs else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from . import nn, train
+from .control_flow import cond, while_loop
 from .dtypes import (bfloat16, bool_, float16, float32, float64, int8, int16, int32, int64,
                      uint8, as_dtype)
 from .executor import Executor, InterpreterExecutor, get_executor, register_executor
@@ -66,5 +67,5 @@ __all__ = [
     "not_equal", "one_hot", "ones", "ones_like", "pow", "reciprocal", "reduce_max",
     "reduce_mean", "reduce_min", "reduce_prod", "reduce_sum", "relu", "reshape", "rsqrt",
     "sigmoid", "sign", "sin", "sqrt", "square", "squeeze", "sub", "subtract", "tanh",
-    "transpose", "truediv", "where", "zeros", "zeros_like",
+    "transpose", "truediv", "where", "zeros", "zeros_like", "cond", "while_loop",
 ]

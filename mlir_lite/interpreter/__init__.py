@@ -13,4 +13,5 @@ from .rules import REGION_RULES, RULES, region_rule, rule
 
 __all__ = ["DEAD", "Interpreter", "run", "RULES", "REGION_RULES", "rule", "region_rule"]
 from . import ml_shape, ml_index, ml_dynamic, ml_quant  # noqa: F401
+from . import cf_loops  # noqa: F401,E402
 from . import ml_fused  # noqa: F401,E402

@@ -22,7 +22,7 @@ from ..core import Block, Operation, Region, Value
 from ..dialects.builtin import ModuleOp
 from ..errors import ExecutionError
 from ..types import ElementType, IndexType, TensorType, Type
-from .rules import REGION_RULES, RULES, region_rule, rule
+from .rules import BLOCK_SCHEDULERS, REGION_RULES, RULES, region_rule, rule
 
 __all__ = ["DEAD", "Interpreter", "run", "coerce_value", "DEAD_AWARE_OPS"]
 
@@ -149,7 +149,10 @@ class Interpreter:
         for a, v in zip(block.args, args):
             env[a] = coerce_value(v, a.type, f"block argument #{a.index}")
         last = None
-        for op in block.ops:
+        for op in self._schedule(block):
+            if not isinstance(op, Operation):  # a dataflow loop frame (cf_loops.py)
+                op.run(self, env)
+                continue
             last = op
             if op.has_trait("Terminator"):
                 return op, [self._get(env, v, op) for v in op.operands]
@@ -159,6 +162,14 @@ class Interpreter:
             raise ExecutionError("cannot run an empty block", where)
         raise ExecutionError(f"block does not end with a terminator (last op: {last.name})",
                              last.loc)
+
+    def _schedule(self, block: Block) -> Any:
+        if BLOCK_SCHEDULERS:
+            for op in block.ops:
+                fn = BLOCK_SCHEDULERS.get(op.name)
+                if fn is not None:
+                    return fn(block)
+        return block.ops
 
     # -- ops ----------------------------------------------------------------------------------
     def eval_op(self, op: Operation, env: Env) -> List[Any]:

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
-__all__ = ["RULES", "REGION_RULES", "rule", "region_rule"]
+__all__ = ["RULES", "REGION_RULES", "BLOCK_SCHEDULERS", "rule", "region_rule"]
 
 RULES: Dict[str, Callable] = {}
 REGION_RULES: Dict[str, Callable] = {}
+# op name -> fn(block) giving the run order of a block holding that op: ops and items with
+# `.run(interp, env)` (dataflow loop frames, see cf_loops.py).
+BLOCK_SCHEDULERS: Dict[str, Callable] = {}
 
 
 def rule(*names: str) -> Callable[[Callable], Callable]:
