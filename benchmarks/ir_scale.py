@@ -29,7 +29,7 @@ from mlir_lite.verifier import verify
 def build_module(n_ops: int) -> ml.ModuleOp:
     """A module of about `n_ops` ops in functions of 1,000 ops each."""
     m = ml.ModuleOp.empty()
-    t = ml.tensor(["N", 64], "f32")
+    t = ml.types.tensor(["N", 64], "f32")
     per_func = 1000
     consts = [DenseAttr(np.full((64,), float(k), dtype=np.float32)) for k in range(4)]
     unary = [n for n in ("ml.relu", "ml.exp", "ml.neg", "ml.tanh", "ml.sigmoid") if n in OP_REGISTRY]

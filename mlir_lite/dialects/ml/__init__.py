@@ -11,5 +11,5 @@ from . import shape  # noqa: F401
 from . import index  # noqa: F401
 from . import dynamic  # noqa: F401
 from . import quant  # noqa: F401
-from . import folds  # noqa: F401  (fold hooks; imported last, after every op is declared)
 from . import fused  # noqa: F401  (ml.fused / ml.yield: kernels formed by the fusion pass)
+from . import folds  # noqa: F401  (fold hooks; imported last, after every op is declared)
