@@ -2,7 +2,10 @@
 
     mlir-lite opt FILE.mlir -p PIPELINE [-o OUT] [--print-ir-after-all] [--timing] ...
     mlir-lite verify FILE.mlir
-    mlir-lite run FILE.mlir [--func main] [--input x=x.npy ...] [--random]
+    mlir-lite run FILE.mlir|MODEL.mlc [--func main] [--input x=x.npy ...] [--inputs all.npz]
+                  [--random] [-o out.npz]
+    mlir-lite compile MODEL.onnx|FILE.mlir -o MODEL.mlc [--target cpu|cuda] [--arch sm_80] [-O1]
+    mlir-lite bench MODEL.mlc|MODEL.onnx [--repeat N] [--vs onnxruntime] [--json]
     mlir-lite import model.onnx -o model.mlir
     mlir-lite check model.onnx [--json]
 
@@ -19,7 +22,7 @@ from typing import Callable, Dict, List, Optional
 
 from .errors import MlirLiteError
 
-__all__ = ["main", "write_atomic", "SUBCOMMANDS"]
+__all__ = ["main", "write_atomic", "read_inputs", "SUBCOMMANDS"]
 
 SUBCOMMANDS: Dict[str, Callable[[argparse.ArgumentParser], None]] = {}
 
@@ -134,7 +137,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
-
+    if args.file.endswith(".mlc"):
+        from .backends.tvm.commands import run_artifact
+        return run_artifact(args)
     from .interpreter import run
     from .types import TensorType
     module = _load_module(args.file)
@@ -142,11 +147,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     verify(module)
     func = module[args.func]
     given: Dict[str, np.ndarray] = {}
-    for item in args.input or []:
-        name, sep, path = item.partition("=")
-        if not sep:
-            raise MlirLiteError(f"--input expects NAME=FILE.npy, got {item!r}")
-        given[name] = np.load(path, allow_pickle=False)
+    given.update(read_inputs(args))
     rng = np.random.default_rng(args.seed)
     arrays: List[np.ndarray] = []
     for i, a in enumerate(func.args):
@@ -176,6 +177,74 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_inputs(args: argparse.Namespace) -> Dict[str, "object"]:
+    """The arrays of `--inputs FILE.npz` and `--input NAME=FILE.npy` (the latter win)."""
+    import numpy as np
+
+    def load(path: str) -> "object":
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise MlirLiteError(f"cannot read {path!r}: {e}") from None
+    given: Dict[str, object] = {}
+    if getattr(args, "inputs", None):
+        with load(args.inputs) as npz:  # type: ignore[attr-defined]
+            given.update({k: npz[k] for k in npz.files})
+    for item in args.input or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise MlirLiteError(f"--input expects NAME=FILE.npy, got {item!r}")
+        given[name] = load(path)
+    return given
+
+
+def _add_compile(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compile", help="compile a model to an artifact (.mlc) with TVM",
+                       description="Compile an ONNX model or an .mlir file into one artifact "
+                       "file that `mlir_lite.load` runs without the compiler.")
+    p.add_argument("file", help="model.onnx or file.mlir")
+    p.add_argument("-o", "--output", required=True, help="the artifact to write (model.mlc)")
+    p.add_argument("--target", choices=("cpu", "cuda"), default="cpu",
+                   help="cpu: LLVM for this machine's CPU; cuda: CUDA kernels")
+    p.add_argument("--arch", default=None, help="CUDA architecture (default sm_80)")
+    p.add_argument("--mcpu", default=None,
+                   help="LLVM CPU name to compile for (default: this machine's CPU)")
+    p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=1,
+                   metavar="{0,1,2,3}",
+                   help="0: no passes; 1 (default): canonicalize, fold constants, CSE, DCE and "
+                        "shape inference; 2 and 3 are reserved for operator fusion (a later "
+                        "release) and run the O1 passes for now")
+    p.add_argument("--print-ir-after-all", action="store_true")
+    p.add_argument("--timing", action="store_true", help="print the time of each phase")
+    p.set_defaults(fn=lambda a: _lazy("compile", a))
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure the latency of a compiled model",
+                       description="Latency (median/min/max over --repeat runs) of an artifact, "
+                       "or of an ONNX model compiled in memory; --vs onnxruntime measures "
+                       "onnxruntime (2 threads) on the same inputs in the same run.")
+    p.add_argument("file", help="model.mlc or model.onnx")
+    p.add_argument("--repeat", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--vs", choices=("onnxruntime",), default=None)
+    p.add_argument("--onnx", default=None,
+                   help="the ONNX model for --vs with an artifact (default: the one it was "
+                        "compiled from)")
+    p.add_argument("--input", action="append", metavar="NAME=FILE.npy")
+    p.add_argument("--inputs", metavar="FILE.npz")
+    p.add_argument("--dynamic-dim", type=int, default=1,
+                   help="size used for symbolic dims of random inputs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=lambda a: _lazy("bench", a))
+
+
+def _lazy(name: str, args: argparse.Namespace) -> int:
+    from .backends.tvm import commands  # imports TVM: only for these commands
+    return int(getattr(commands, name)(args) or 0)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mlir-lite", description="mlir-lite compiler driver")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -202,10 +271,12 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="verify each '// -----'-separated chunk on its own, reporting every error")
     p.set_defaults(fn=_cmd_verify)
 
-    p = sub.add_parser("run", help="run a function of an .mlir file with the reference interpreter")
-    p.add_argument("file")
+    p = sub.add_parser("run", help="run a function of an .mlir file with the reference "
+                       "interpreter, or a compiled artifact (.mlc)")
+    p.add_argument("file", help="file.mlir or model.mlc")
     p.add_argument("--func", default="main")
     p.add_argument("--input", action="append", metavar="NAME=FILE.npy")
+    p.add_argument("--inputs", metavar="FILE.npz", help="all inputs from one .npz (by name)")
     p.add_argument("--random", action="store_true", help="random values for missing inputs")
     p.add_argument("--dynamic-dim", type=int, default=2,
                    help="size used for symbolic/unknown dims with --random")
@@ -213,6 +284,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write outputs to an .npz file")
     p.set_defaults(fn=_cmd_run)
 
+    _add_compile(sub)
+    _add_bench(sub)
     from .frontends.onnx.commands import register as register_onnx_commands
     register_onnx_commands(sub)  # import, check
     for name, add in SUBCOMMANDS.items():

@@ -107,7 +107,52 @@ class BlockArgument(Value):
         return f"<BlockArgument #{self.index} : {self.type}>"
 
 
-OP_REGISTRY: Dict[str, type] = {}
+class _OpRegistry(dict):
+    """The op registry. Its first lookup imports `mlir_lite.dialects` (which registers the
+    ops), since `import mlir_lite` no longer does: no import order can leave it empty."""
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if not _OpRegistry._loaded:
+            _OpRegistry._loaded = True
+            import importlib
+            importlib.import_module("mlir_lite.dialects")
+
+    def __getitem__(self, name: str) -> type:
+        self._load()
+        return dict.__getitem__(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self._load()
+        return dict.get(self, name, default)
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return dict.__contains__(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        self._load()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._load()
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        self._load()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._load()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._load()
+        return dict.items(self)
+
+
+OP_REGISTRY: Dict[str, type] = _OpRegistry()
 
 
 def lookup_op_class(name: str) -> type:

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Union  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tvm  # noqa: E402
+import tvm_ffi  # noqa: E402
 from tvm import te, tirx  # noqa: E402
 
 from mlir_lite.core import Operation, Value  # noqa: E402
@@ -31,7 +32,9 @@ from mlir_lite.errors import CompileError  # noqa: E402
 from mlir_lite.types import TensorType  # noqa: E402
 
 from . import rules_math, rules_nn, rules_shape  # noqa: E402,F401  (register the rules)
-from .executor import BufferSpec, Executor, KernelCall, Plan, ViewStep  # noqa: E402
+from .decompose import decompose_for_tvm  # noqa: E402
+from .executor import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan,  # noqa: E402
+                       ViewStep, WhileStep)
 from .lower import KINDS, LOWERING, LowerContext, tvm_dtype  # noqa: E402
 from .rules_shape import reshape_shape  # noqa: E402
 from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
@@ -113,10 +116,16 @@ class CompiledFunction:
         return mod.inspect_source(fmt or "ll")
 
 
+_HOST_OPS = frozenset({"func.return", "ml.constant", "scf.if", "scf.for", "scf.while",
+                       "scf.yield", "scf.condition"})
+_DECOMPOSED = frozenset({"ml.lstm"})  # see decompose.py
+
+
 def unsupported_ops(func: Operation) -> List[Operation]:
-    """The ops of `func` that have no lowering rule (constants and the return excepted)."""
-    return [op for op in func.entry_block.ops
-            if op.name not in ("func.return", "ml.constant") and op.name not in LOWERING]
+    """The ops of `func` (regions included) that have no lowering rule; constants, control flow
+    (run by the host) and decomposed ops are supported."""
+    return [op for op in func.walk() if op is not func and op.name not in _HOST_OPS
+            and op.name not in _DECOMPOSED and op.name not in LOWERING]
 
 
 class _Builder:
@@ -135,6 +144,8 @@ class _Builder:
         self.steps: List[Any] = []
         self.funcs: Dict[str, tirx.PrimFunc] = {}
         self.kernels: List[KernelInfo] = []
+        self.base_symbols: set = set()  # the symbols that the function's inputs bind
+        self.seen: Dict[tuple, list] = {}   # structural hash -> [(prim, symbol)]
 
     def var(self, name: str) -> tirx.Var:
         v = self.vars.get(name)
@@ -147,7 +158,8 @@ class _Builder:
             data = tuple(to_data(d) for d in shape)
         except ValueError as e:
             raise CompileError(f"unsupported shape for a buffer: {e}") from None
-        self.buffers.append(BufferSpec(data, dtype, kind, name))
+        dynamic = not set().union(*[free_symbols(d) for d in data]) <= self.base_symbols
+        self.buffers.append(BufferSpec(data, dtype, kind, name, dynamic and kind != "input"))
         self.shapes.append(list(shape))
         return len(self.buffers) - 1
 
@@ -164,11 +176,30 @@ class _Builder:
             shape = [tirx.IntImm("int64", d) if type(d) is int else
                      self.var(d if type(d) is str else f"_arg{i}_d{j}")
                      for j, d in enumerate(t.shape)]
+            self.base_symbols |= {v.name for v in shape if isinstance(v, tirx.Var)}
             self.value_ids[a] = self.add_buffer(shape, tvm_dtype(t.element), "input",
                                                 a.name_hint or f"arg{i}")
-        for k, op in enumerate(self.func.entry_block.ops):
-            if op.name == "func.return":
-                self.outputs = tuple(self.value_ids[v] for v in op.operands)
+        self.steps, ret = self.block_steps(self.func.entry_block)
+        self.outputs = ret
+
+    def host_buffer(self, v: Value, what: str, op: Operation) -> int:
+        """A buffer the host binds at run time: a region argument or a control-flow result.
+        Its unknown dims get symbols of their own, bound when it is."""
+        t = _tensor_type(v.type, what, op)
+        n = len(self.buffers)
+        shape = [tirx.IntImm("int64", d) if type(d) is int else
+                 self.var(d if type(d) is str else f"_h{n}_d{j}") for j, d in enumerate(t.shape)]
+        bid = self.add_buffer(shape, tvm_dtype(t.element), "arg")
+        self.value_ids[v] = bid
+        return bid
+
+    def block_steps(self, block: Any) -> tuple:
+        """The steps of `block` and the buffer ids its terminator passes on."""
+        saved, self.steps = self.steps, []
+        passed: tuple = ()
+        for op in block.ops:
+            if op.name in ("func.return", "scf.yield", "scf.condition"):
+                passed = tuple(self.value_ids[v] for v in op.operands)
             elif op.name == "ml.constant":
                 arr = op.attributes["value"].array
                 t = op.results[0].type
@@ -176,8 +207,39 @@ class _Builder:
                                       tvm_dtype(t.element), "const")
                 self.constants[bid] = np.asarray(arr, t.element.np_dtype)
                 self.value_ids[op.results[0]] = bid
+            elif op.name in ("scf.if", "scf.for", "scf.while"):
+                self.lower_control_flow(op)
             else:
-                self.lower_op(k, op)
+                self.lower_op(len(self.kernels), op)
+        steps, self.steps = tuple(self.steps), saved
+        return steps, passed
+
+    def lower_control_flow(self, op: Operation) -> None:
+        loc = str(op.loc)
+        ids = [self.value_ids[v] for v in op.operands]
+        n_scan = int(op.attributes.get("num_scan_outputs", 0) or 0)
+        if op.name == "scf.if":
+            then, then_y = self.block_steps(op.regions[0].blocks[0])
+            other, other_y = self.block_steps(op.regions[1].blocks[0])
+            res = tuple(self.host_buffer(r, "result of scf.if", op) for r in op.results)
+            self.steps.append(IfStep(ids[0], then, then_y, other, other_y, res, loc))
+        elif op.name == "scf.for":
+            body = op.regions[0].blocks[0]
+            iv = self.host_buffer(body.args[0], "induction variable", op)
+            args = tuple(self.host_buffer(a, "loop-carried value", op) for a in body.args[1:])
+            steps, ys = self.block_steps(body)
+            res = tuple(self.host_buffer(r, "result of scf.for", op) for r in op.results)
+            self.steps.append(ForStep(ids[0], ids[1], ids[2], tuple(ids[3:]), iv, args, steps,
+                                      ys, res, n_scan, loc))
+        else:
+            before, after = op.regions[0].blocks[0], op.regions[1].blocks[0]
+            b_args = tuple(self.host_buffer(a, "loop-carried value", op) for a in before.args)
+            b_steps, passed = self.block_steps(before)
+            a_args = tuple(self.host_buffer(a, "forwarded value", op) for a in after.args)
+            a_steps, ys = self.block_steps(after)
+            res = tuple(self.host_buffer(r, "result of scf.while", op) for r in op.results)
+            self.steps.append(WhileStep(tuple(ids), b_args, b_steps, passed[0], passed[1:],
+                                        a_args, a_steps, ys, res, n_scan, loc))
 
     def lower_op(self, k: int, op: Operation) -> None:
         in_ids = list(dict.fromkeys(self.value_ids[v] for v in op.operands))
@@ -222,17 +284,33 @@ class _Builder:
         except RuntimeError as e:
             raise CompileError(f"cannot build a kernel for {op.name}: "
                                f"{str(e).splitlines()[0]}", op.loc) from e
-        info = KernelInfo(symbol, op.name, ctx.kind)
-        if not self.is_cuda:
-            prim, info.schedule = schedule_cpu(prim, ctx.kind, ctx.hints, self.cfg)
-        self.funcs[symbol] = prim.with_attr("global_symbol", symbol)
-        self.kernels.append(info)
+        same = self.same_kernel(prim, ctx)
+        if same is not None:
+            symbol = same  # an identical kernel (e.g. the next step of an unrolled LSTM)
+        else:
+            info = KernelInfo(symbol, op.name, ctx.kind)
+            if not self.is_cuda:
+                prim, info.schedule = schedule_cpu(prim, ctx.kind, ctx.hints, self.cfg)
+            self.funcs[symbol] = prim.with_attr("global_symbol", symbol)
+            self.kernels.append(info)
         checks = tuple((fid, c.message) for fid, c in zip(flag_ids, ctx.checks))
         self.steps.append(KernelCall(symbol, tuple(arg_ids), scalars, checks, op.name,
-                                     str(op.loc)))
+                                     str(op.loc), tuple(out_ids)))
+
+    def same_kernel(self, prim: tirx.PrimFunc, ctx: LowerContext) -> Optional[str]:
+        """The symbol of an already-built kernel identical to `prim` (same computation, kind
+        and hints), registering `prim` under a new one otherwise."""
+        key = (tvm_ffi.structural_hash(prim), ctx.kind, repr(sorted(ctx.hints.items())))
+        for other, symbol in self.seen.get(key, ()):
+            if tvm_ffi.structural_equal(prim, other):
+                return symbol
+        self.seen.setdefault(key, []).append((prim, f"k{len(self.kernels)}_"
+                                              f"{ctx.op.name.split('.', 1)[-1]}"))
+        return None
 
     def plan(self) -> Plan:
         inputs = tuple(self.value_ids[a] for a in self.func.args)
+        self.steps = tuple(self.steps)
         return Plan(tuple(self.buffers), inputs, self.outputs, tuple(self.steps),
                     dict(self.constants))
 
@@ -262,6 +340,9 @@ def compile_function(module: Operation, func: str = "main", target: TargetLike =
     t0 = time.perf_counter()
     tgt = _resolve_target(target)
     f = _find_func(module, func)
+    if any(op.name in _DECOMPOSED for op in f.walk()):
+        f = f.clone()
+        decompose_for_tvm(f)
     b = _Builder(f, tgt)
     b.build()
     mod = tvm.IRModule(b.funcs)
@@ -277,9 +358,24 @@ def compile_function(module: Operation, func: str = "main", target: TargetLike =
     elif b.is_cuda and not dev.exist:
         executor = _NoDevice(plan)  # type: ignore[assignment]
     else:
-        executor = Executor(plan, executable.mod, dev)
+        executor = _Lazy(plan, executable.mod, dev)  # type: ignore[assignment]
     return CompiledFunction(func, plan, executable, mod, b.kernels, tgt,
                             time.perf_counter() - t0, executor)
+
+
+class _Lazy:
+    """The executor, made on first use: getting the kernels JIT-compiles them, which writing an
+    artifact (it exports the library instead) does not need."""
+
+    def __init__(self, plan: Plan, module: Any, device: Any) -> None:
+        self.plan = plan
+        self._args = (plan, module, device)
+        self._real: Optional[Executor] = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._real is None:
+            self._real = Executor(*self._args)
+        return getattr(self._real, name)
 
 
 class _NoDevice:

@@ -317,8 +317,8 @@ def test_symbolic_dims_broadcast_at_run_time_and_mismatches_are_errors() -> None
     from mlir_lite.interpreter import run as interpret
 
     m = ml.ModuleOp.empty()
-    f = FuncOp.make("main", [ml.tensor(["N"]), ml.tensor([4]), ml.tensor(["K", 3]),
-                             ml.tensor([4, 3])], [ml.tensor([4]), ml.tensor(["K", 4])])
+    f = FuncOp.make("main", [ml.types.tensor(["N"]), ml.types.tensor([4]), ml.types.tensor(["K", 3]),
+                             ml.types.tensor([4, 3])], [ml.types.tensor([4]), ml.types.tensor(["K", 4])])
     m.append(f)
     b = Builder.at_end(f.entry_block)
     s = b.op("ml.add", f.args[0], f.args[1])

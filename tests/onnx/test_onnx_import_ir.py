@@ -34,7 +34,7 @@ def test_unknown_dims_stay_unknown() -> None:
     m = M.model([helper.make_node("Relu", ["x"], ["y"], name="r")], [M.vi("x", [None, 3])],
                 [M.vi("y", [None, 3])])
     f = import_onnx(m)["main"]
-    assert f.args[0].type == mlir_lite.tensor([None, 3])
+    assert f.args[0].type == mlir_lite.types.tensor([None, 3])
 
 
 def test_node_names_become_locations_and_initializers_share_memory() -> None:
