@@ -288,6 +288,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     from .frontends.onnx.commands import register as register_onnx_commands
     register_onnx_commands(sub)  # import, check
+    from .passes.plan_cli import register as register_plan_command
+    register_plan_command(sub)  # plan
     for name, add in SUBCOMMANDS.items():
         add(sub.add_parser(name))
     return ap

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, Dict, List
 
 from mlir_lite.errors import MlirLiteError
@@ -79,7 +80,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     verify_plan(plan)
     if args.plot:
         from mlir_lite.passes.plan_svg import plot_plan
-        plot_plan(plan, args.plot, title=f"memory plan of {args.model} @{args.func}")
+        plot_plan(plan, args.plot, title=f"memory plan of {Path(args.model).name} @{args.func}")
     if args.json:
         sys.stdout.write(plan.to_json() + "\n")
         return 0
