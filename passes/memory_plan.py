@@ -299,7 +299,9 @@ def plan_memory(func: Operation, dims: Optional[Mapping[str, int]] = None, *,
             if inplace and len(op.results) == 1:
                 for i in inplace_operands(op):
                     v = op.operand(i)
+                    # A returned value outlives the last step, so it is never overwritten.
                     if v in alloc_of and v not in taken and lv.interval(v)[1] == s and \
+                            lv.kind(v) != "output" and \
                             sizes[v] == sizes[r] and (shape_of[v] == shape_of[r] or
                                                       op.name in VIEW_OPS):
                         target = v

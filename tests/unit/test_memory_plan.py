@@ -189,3 +189,24 @@ def test_verify_plan_rejects_bad_plans() -> None:
     verify_plan(_plan({"a": (0, 64, 0, 1), "b": (0, 64, 1, 2)}, inplace={"b": "a"}))
     with pytest.raises(PlanError):
         verify_plan(_plan({"a": (0, 64, 0, 2), "b": (0, 64, 1, 3)}, inplace={"b": "a"}))
+
+
+def test_a_returned_value_is_never_overwritten_in_place() -> None:
+    """Found by the property test: %4 is returned and also the last use of the final step."""
+    import numpy as np
+
+    from mlir_lite.parser import parse_module
+    from mlir_lite.interpreter import run
+    from mlir_lite.passes.memory_plan import plan_memory, verify_plan
+    m = parse_module("""func.func @main(%0: tensor<1x1xf32>) -> (tensor<1x1xf32>, tensor<1x1xf32>) {
+  %4 = "ml.transpose"(%0) {perm = array<i64: 1, 0>} : (tensor<1x1xf32>) -> tensor<1x1xf32>
+  %5 = "ml.exp"(%4) : (tensor<1x1xf32>) -> tensor<1x1xf32>
+  "func.return"(%5, %4) : (tensor<1x1xf32>, tensor<1x1xf32>) -> ()
+}""")
+    plan = plan_memory(m["main"], include_outputs=True)
+    verify_plan(plan)
+    assert "%4" not in plan.inplace_of.values()
+    from tests.unit.test_memory_plan_property import run_planned
+    x = np.full((1, 1), 0.5, np.float32)
+    for got, want in zip(run_planned(m, plan, x), run(m, x)):
+        np.testing.assert_array_equal(got, want)
