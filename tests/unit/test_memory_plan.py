@@ -206,7 +206,6 @@ def test_a_returned_value_is_never_overwritten_in_place() -> None:
     plan = plan_memory(m["main"], include_outputs=True)
     verify_plan(plan)
     assert "%4" not in plan.inplace_of.values()
-    from tests.unit.test_memory_plan_property import run_planned
     x = np.full((1, 1), 0.5, np.float32)
     for got, want in zip(run_planned(m, plan, x), run(m, x)):
         np.testing.assert_array_equal(got, want)
