@@ -258,7 +258,7 @@ def matmul_compute(ctx: LowerContext, a: te.Tensor, b: te.Tensor, trans_a: bool 
     ctx.check_broadcast([sa[:-2], sb[:-2]], batch)
     kb = sb[-1] if trans_b else sb[-2]
     if not same_dim(ka, kb):
-        ctx.add_check(lambda: ka != kb, [], f"{op.name}: the contraction dims {ka} and {kb} "
+        ctx.add_check(lambda: ka != kb, [], f"{ctx.op.name}: the contraction dims {ka} and {kb} "
                       "differ at run time")
     nb = len(batch)
     kk = te.reduce_axis((0, ka), name="k")

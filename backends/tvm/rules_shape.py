@@ -184,6 +184,84 @@ def _expand(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
                       name="expand")
 
 
+def _vars_in(shapes: Sequence[Sequence[Expr]]) -> dict:
+    """The symbolic dims (by name) that appear in `shapes`."""
+    found: dict = {}
+    for shape in shapes:
+        for d in shape:
+            for v in tirx.analysis.undefined_vars(d):
+                found.setdefault(v.name, v)
+    return found
+
+
+def _typed_dim(d: Any, known: dict) -> Any:
+    """A type's dim as an expression: static, a symbol that the kernel's inputs bind, or None
+    (a symbol of the function that no input of this kernel carries cannot be used here)."""
+    if type(d) is int:
+        return _i64(d)
+    if type(d) is str and d in known:
+        return known[d]
+    return None
+
+
+def _shape_operand_dims(v: Any, known: dict) -> List[Any]:
+    """What is known at compile time of a 1-D shape tensor `v`: one expression (or None) per
+    entry, from a constant or `ml.shape` of a typed value; [] when nothing is."""
+    owner = v.owner
+    if not isinstance(owner, Operation):
+        return []
+    if owner.name == "ml.constant":
+        return [_i64(int(d)) for d in owner.attr("value").array.reshape(-1)]
+    if owner.name == "ml.shape":
+        t = owner.operands[0].type
+        if getattr(t, "shape", None) is None:
+            return []
+        s, e = shape_range(len(t.shape), owner.attr("start"), owner.attr("end"))
+        return [_typed_dim(d, known) for d in t.shape[s:e]]
+    return []
+
+
+@lower("ml.expand_dynamic")
+def _expand_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, s: te.Tensor) -> te.Tensor:
+    """Expand to a run-time shape whose dims are known at compile time as expressions (from the
+    result type, or the `ml.shape` / constant producing `s`); the kernel checks that `s` holds
+    exactly that shape and flags anything else."""
+    if len(s.shape) != 1 or not isinstance(s.shape[0], tirx.IntImm):
+        raise NotImplementedError("ml.expand_dynamic needs a shape operand of static length")
+    n, xr = int(s.shape[0].value), len(x.shape)
+    r = max(n, xr)
+    known = _vars_in([x.shape])
+    traced = _shape_operand_dims(op.operands[1], known)
+    rtype = op.results[0].type.shape or [None] * r
+    out: List[Expr] = []
+    for i in range(r):
+        d = _typed_dim(rtype[i], known)
+        if d is None and traced:
+            sd = traced[i - (r - n)] if i >= r - n else _i64(1)
+            xd = x.shape[i - (r - xr)] if i >= r - xr else _i64(1)
+            if sd is not None:
+                d = broadcast_shape([[xd], [sd]])[0]
+        if d is None:
+            raise NotImplementedError(f"ml.expand_dynamic: dim {i} of the result is not known at "
+                                      f"compile time (the shape must come from ml.shape of a "
+                                      f"value typed with the input's dims, or a constant)")
+        out.append(d)
+
+    def bad() -> Expr:
+        conds = []
+        for i in range(r):
+            sv = s[i - (r - n)] if i >= r - n else _i64(1)
+            xd = tirx.Cast("int64", x.shape[i - (r - xr)]) if i >= r - xr else _i64(1)
+            conds.append(tirx.all(xd != 1, sv != 1, xd != sv))
+            conds.append(tirx.Select(sv == 1, xd, sv) != tirx.Cast("int64", out[i]))
+            conds.append(sv < 0)
+        return tirx.any(*conds) if conds else tirx.const(False, "bool")
+    ctx.add_check(bad, [], f"{op.name}: the run-time shape does not broadcast with the input "
+                           f"to the shape its type promises")
+    return te.compute(out, lambda *o: x[broadcast_index(x.shape, o, r, out)] if x.shape else x(),
+                      name="expand")
+
+
 @lower("ml.tile")
 def _tile(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     reps = op.attr("repeats")

@@ -14,7 +14,7 @@ from mlir_lite.builder import Builder
 from mlir_lite.core import Block, Operation, Value
 from mlir_lite.errors import PassError
 from mlir_lite.opdef import types_compatible
-from mlir_lite.types import ElementType, TensorType, Type, i64
+from mlir_lite.types import ElementType, TensorType, Type, i1, i64
 
 __all__ = ["VJPContext", "is_float_type"]
 
@@ -145,6 +145,10 @@ class VJPContext:
             target.append(1 if gd == ld else ld)
         if all(type(d) is int for d in target):
             out = self.emit("ml.expand", g, shape=tuple(target))
+        elif None not in ls and _element(like) == _element(g):
+            # Symbolic dims: a select that always takes `g` broadcasts it to `like`'s shape with
+            # no run-time shape tensor, so compiled backends see the symbols.
+            out = self.emit("ml.where", self.const(True, i1), g, like)
         else:
             out = self.emit("ml.expand_dynamic", g, self.shape_of(like))
         return self.refine(out, _tensor(like).with_element(_element(g)))
