@@ -212,8 +212,8 @@ def _add_compile(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=1,
                    metavar="{0,1,2,3}",
                    help="0: no passes; 1 (default): canonicalize, fold constants, CSE, DCE and "
-                        "shape inference; 2 and 3 are reserved for operator fusion (a later "
-                        "release) and run the O1 passes for now")
+                        "shape inference; 2: also batch-norm folding and operator fusion "
+                        "(each fused group is one kernel); 3: the same as 2 for now")
     p.add_argument("--print-ir-after-all", action="store_true")
     p.add_argument("--timing", action="store_true", help="print the time of each phase")
     p.set_defaults(fn=lambda a: _lazy("compile", a))

@@ -33,6 +33,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import tvm
 
+from .arena import ArenaLayout, arena_lifetimes, pack_arena
 from .errors import ExecutionError
 
 __all__ = ["BufferSpec", "KernelCall", "ViewStep", "IfStep", "ForStep", "WhileStep", "Plan",
@@ -289,6 +290,9 @@ class Executor:
         self._loop_bufs: Dict[tuple, Any] = {}  # (step id, slot, parity) -> carried copy
         self._staging: Dict[tuple, Dict[int, Any]] = {}  # sizes -> aligned input copies
         self._arena: Dict[tuple, Tuple[List[Any], Dict[int, tuple]]] = {}
+        self._lives: Optional[Dict[int, Tuple[int, int]]] = None
+        self.arena_layouts: Dict[tuple, ArenaLayout] = {}  # binding -> the memory plan run
+        self.arenas: Dict[tuple, Any] = {}                 # binding -> its arena allocation
         self._lock = threading.Lock()
         self._on_cpu = device.dlpack_device_type() == 1
 
@@ -324,6 +328,7 @@ class Executor:
         if hit is None:
             bufs: List[Any] = [None] * len(self.plan.buffers)
             views: Dict[int, tuple] = {}
+            shapes: Dict[int, tuple] = {}
             for i, spec in enumerate(self.plan.buffers):
                 if spec.dynamic or spec.kind not in ("temp", "view"):
                     continue
@@ -331,17 +336,47 @@ class Executor:
                 if any(s < 0 for s in shape):
                     raise ExecutionError(f"buffer {i} would have negative shape {shape}")
                 if spec.kind == "temp":
-                    bufs[i] = tvm.runtime.empty(shape, spec.dtype, self.device)
+                    shapes[i] = shape
                 else:
                     views[i] = shape
+            in_arena = self._bind_arena(shapes, bufs, key)
+            for i, shape in shapes.items():
+                if i not in in_arena:
+                    bufs[i] = tvm.runtime.empty(shape, self.plan.buffers[i].dtype, self.device)
             for i, t in self._consts.items():
                 bufs[i] = t
             if len(self._arena) >= 8:
                 old = next(iter(self._arena))
                 self._arena.pop(old)
                 self._staging.pop(old, None)
+                self.arena_layouts.pop(old, None)
+                self.arenas.pop(old, None)
             hit = self._arena[key] = (bufs, views)
         return hit
+
+    def _bind_arena(self, shapes: Dict[int, tuple], bufs: List[Any], key: tuple) -> set:
+        """Bind the planned intermediates (arena.py) as views of one 64-byte-aligned arena for
+        this binding; the ids bound. On the CPU only (the views are numpy slices)."""
+        if not self._on_cpu:
+            return set()
+        if self._lives is None:
+            self._lives = arena_lifetimes(self.plan)
+        specs = self.plan.buffers
+        lives = {b: t for b, t in self._lives.items() if b in shapes}
+        layout = pack_arena(lives, lambda b: int(np.prod(shapes[b], dtype=np.int64))
+                            * np.dtype(specs[b].dtype).itemsize)
+        self.arena_layouts[key] = layout
+        if not layout.arena_bytes:
+            return set()
+        arena = tvm.runtime.empty((layout.arena_bytes,), "uint8", self.device)
+        raw = np.from_dlpack(arena)
+        for b, off in layout.offsets.items():
+            dt = np.dtype(specs[b].dtype)
+            n = int(np.prod(shapes[b], dtype=np.int64))
+            view = raw[off:off + n * dt.itemsize].view(dt).reshape(shapes[b])
+            bufs[b] = tvm.runtime.from_dlpack(view)
+        self.arenas[key] = arena
+        return set(layout.offsets)
 
     def _to_device(self, a: np.ndarray, bid: int, staging: Dict[int, Any]) -> Any:
         if self._on_cpu:

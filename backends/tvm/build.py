@@ -33,6 +33,7 @@ from mlir_lite.types import TensorType  # noqa: E402
 
 from . import rules_math, rules_nn, rules_shape  # noqa: E402,F401  (register the rules)
 from .decompose import decompose_for_tvm  # noqa: E402
+from .fused import lower_fused  # noqa: E402
 from .executor import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan,  # noqa: E402
                        ViewStep, WhileStep)
 from .lower import KINDS, LOWERING, LowerContext, tvm_dtype  # noqa: E402
@@ -116,7 +117,8 @@ class CompiledFunction:
         return mod.inspect_source(fmt or "ll")
 
 
-_HOST_OPS = frozenset({"func.return", "ml.constant", "scf.if", "scf.for", "scf.while",
+_HOST_OPS = frozenset({"ml.fused", "ml.yield",  # a fused region is lowered by fused.py
+                       "func.return", "ml.constant", "scf.if", "scf.for", "scf.while",
                        "scf.yield", "scf.condition"})
 _DECOMPOSED = frozenset({"ml.lstm"})  # see decompose.py
 
@@ -242,10 +244,12 @@ class _Builder:
                                         a_args, a_steps, ys, res, n_scan, loc))
 
     def lower_op(self, k: int, op: Operation) -> None:
+        if op.name == "ml.fused" and not op.results:
+            return  # a pure group whose values nothing uses
         in_ids = list(dict.fromkeys(self.value_ids[v] for v in op.operands))
         holders = {b: te.placeholder(self.shapes[b], self.buffers[b].dtype, name=f"in{n}")
                    for n, b in enumerate(in_ids)}
-        ctx = LowerContext(op, kind=KINDS[op.name])
+        ctx = LowerContext(op, kind=KINDS.get(op.name, "injective"))
         for r in op.results:
             _tensor_type(r.type, f"result of {op.name}", op)
         try:
@@ -256,7 +260,11 @@ class _Builder:
                 self.value_ids[op.results[0]] = dst
                 self.steps.append(ViewStep(src, dst, op.name))
                 return
-            outs = LOWERING[op.name](ctx, op, *[holders[self.value_ids[v]] for v in op.operands])
+            args = [holders[self.value_ids[v]] for v in op.operands]
+            if op.name == "ml.fused":
+                outs, ctx = lower_fused(op, args)
+            else:
+                outs = LOWERING[op.name](ctx, op, *args)
         except (NotImplementedError, ValueError, TypeError, IndexError, RuntimeError) as e:
             raise CompileError(f"cannot lower {op.name}: {e}", op.loc) from e
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
@@ -279,12 +287,15 @@ class _Builder:
         used = set().union(*[free_symbols(d) for b in arg_ids for d in self.buffers[b].shape])
         scalars = tuple(sorted(used - bare))
         symbol = f"k{k}_{op.name.split('.', 1)[-1]}"
+        if op.name == "ml.fused":
+            symbol = f"k{k}_" + "".join(c if c.isalnum() else "_"
+                                        for c in str(op.attributes.get("kernel") or "fused"))
         try:
             prim = te.create_prim_func(tensors + [self.vars[s] for s in scalars])
         except RuntimeError as e:
             raise CompileError(f"cannot build a kernel for {op.name}: "
                                f"{str(e).splitlines()[0]}", op.loc) from e
-        same = self.same_kernel(prim, ctx)
+        same = self.same_kernel(prim, ctx, symbol)
         if same is not None:
             symbol = same  # an identical kernel (e.g. the next step of an unrolled LSTM)
         else:
@@ -297,15 +308,15 @@ class _Builder:
         self.steps.append(KernelCall(symbol, tuple(arg_ids), scalars, checks, op.name,
                                      str(op.loc), tuple(out_ids)))
 
-    def same_kernel(self, prim: tirx.PrimFunc, ctx: LowerContext) -> Optional[str]:
+    def same_kernel(self, prim: tirx.PrimFunc, ctx: LowerContext, symbol: str
+                    ) -> Optional[str]:
         """The symbol of an already-built kernel identical to `prim` (same computation, kind
         and hints), registering `prim` under a new one otherwise."""
         key = (tvm_ffi.structural_hash(prim), ctx.kind, repr(sorted(ctx.hints.items())))
         for other, symbol in self.seen.get(key, ()):
             if tvm_ffi.structural_equal(prim, other):
                 return symbol
-        self.seen.setdefault(key, []).append((prim, f"k{len(self.kernels)}_"
-                                              f"{ctx.op.name.split('.', 1)[-1]}"))
+        self.seen.setdefault(key, []).append((prim, symbol))
         return None
 
     def plan(self) -> Plan:

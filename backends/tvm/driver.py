@@ -4,8 +4,9 @@ artifact: import, the pass pipeline of the optimisation level, lowering and code
     fn, info = compile_model("model.onnx", target="cpu", opt_level=1)
     info = compile_to_artifact("model.onnx", "model.mlc")
 
-Optimisation levels: O0 runs no pass; O1 runs `PIPELINE_O1`; O2 and O3 run the same for now
-(they are reserved for operator fusion, a later issue).
+Optimisation levels: O0 runs no pass; O1 runs `PIPELINE_O1`; O2 runs `PIPELINE_O2` (O1 plus
+batch-norm folding and operator fusion: each `ml.fused` group compiles to one kernel); O3 runs
+the same as O2 for now.
 """
 from __future__ import annotations
 
@@ -21,10 +22,16 @@ from mlir_lite.errors import CompileError
 
 from .build import CompiledFunction, compile_function, cuda_target, host_target
 
-__all__ = ["PIPELINE_O1", "CompileInfo", "compile_model", "compile_to_artifact",
-           "resolve_target", "load_source", "backend_executor"]
+__all__ = ["PIPELINE_O1", "PIPELINE_O2", "pipeline_for", "CompileInfo", "compile_model",
+           "compile_to_artifact", "resolve_target", "load_source", "backend_executor"]
 
 PIPELINE_O1 = "canonicalize,fold-constants,cse,dce,shape-inference"
+PIPELINE_O2 = "canonicalize,fold-constants,fold-batchnorm,cse,dce,shape-inference,fuse"
+
+
+def pipeline_for(opt_level: int) -> str:
+    """The pass pipeline of an optimisation level ("" for O0)."""
+    return "" if opt_level <= 0 else PIPELINE_O1 if opt_level == 1 else PIPELINE_O2
 
 
 @dataclass
@@ -106,7 +113,7 @@ def compile_model(source: Any, target: str = "cpu", arch: Optional[str] = None,
     if opt_level >= 1:
         from mlir_lite.passes.registry import run_pipeline
         t0 = time.perf_counter()
-        run_pipeline(module, PIPELINE_O1, print_ir_after_all=print_ir_after_all,
+        run_pipeline(module, pipeline_for(opt_level), print_ir_after_all=print_ir_after_all,
                      timing=timing, stream=stream)
         t["passes"] = time.perf_counter() - t0
     elif print_ir_after_all:

@@ -228,7 +228,8 @@ def test_runtime_needs_no_compiler(artifact: str) -> None:
                                rtol=1e-5)
     mods = out[1].split()
     ours = sorted(m for m in mods if m.startswith("mlir_lite"))
-    assert ours == ["mlir_lite", "mlir_lite.errors", "mlir_lite.plan", "mlir_lite.runtime"]
+    assert ours == ["mlir_lite", "mlir_lite.arena", "mlir_lite.errors", "mlir_lite.plan",
+                    "mlir_lite.runtime"]
     assert not [m for m in mods if m == "onnx" or m.startswith("onnx.")]
 
 

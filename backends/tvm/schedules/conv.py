@@ -4,7 +4,8 @@ fused (n, channel-tile, row) loop in parallel. The zero-padding stage stays a se
 vectorised pass, so the inner loop reads the input without bounds tests.
 
 It works on the stage named `conv` with loops `(n, m, oh, ow, rc, kh, kw)` (rules_nn.py); other
-stages (pad, bias) get the generic schedule.
+stages (pad) get the generic schedule, except the elementwise epilogue (bias, activation,
+residual add of a fused group), which is inlined into the tile write-back.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any, Dict, List
 from tvm import tirx
 from tvm.s_tir import Schedule
 
-from .cpu import CpuConfig, _out_dtype, pick_factor, schedule_generic
+from .cpu import (CpuConfig, _out_dtype, attach_epilogue, epilogue_of, pick_factor,
+                  schedule_generic)
 
 __all__ = ["schedule_conv"]
 
@@ -24,7 +26,8 @@ def _ext(s: Schedule, loop: Any) -> Any:
 
 
 def schedule_conv(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
-    done = schedule_generic(s, cfg, skip=("conv", "pad"))
+    epi = epilogue_of(s, "conv", keep=("pad",))
+    done = schedule_generic(s, cfg, skip=("conv", "pad") + epi)
     blk = s.get_sblock("conv")
     loops = s.get_loops(blk)
     if len(loops) != 7:
@@ -44,6 +47,9 @@ def schedule_conv(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[st
     owo, owi = s.split(ow, [None, owv])
     s.reorder(n, fo, oh, owo, rc, kh, kw, fi, owi)
     s.reverse_compute_at(wb, owo)
+    attached = attach_epilogue(s, wb, epi, cfg)
+    if attached:
+        done.append(attached)
     s.vectorize(owi)
     if mf > 1:
         s.unroll(fi)

@@ -17,7 +17,8 @@ from tvm import tirx
 from tvm.s_tir import Schedule
 
 __all__ = ["CpuConfig", "pick_factor", "blocks", "is_reduction", "static_extent",
-           "inline_injective", "schedule_injective", "schedule_reduction", "schedule_generic"]
+           "inline_injective", "schedule_injective", "schedule_reduction", "schedule_generic",
+           "epilogue_of", "attach_epilogue"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +136,26 @@ def schedule_generic(s: Schedule, cfg: CpuConfig, skip: tuple = ()) -> List[str]
         how = (schedule_reduction if is_reduction(s, blk) else schedule_injective)(s, blk, cfg)
         done.append(f"{name}:{how}")
     return done
+
+
+def epilogue_of(s: Schedule, anchor: str, keep: tuple = ()) -> tuple:
+    """The name of the elementwise epilogue of stage `anchor` (bias, activation, residual add
+    ... after inlining the chain into one stage), when it is the anchor's only consumer."""
+    inline_injective(s, keep=(anchor,) + keep)
+    cons = s.get_consumers(s.get_sblock(anchor))
+    if len(cons) != 1 or is_reduction(s, cons[0]) or s.get_consumers(cons[0]):
+        return ()
+    return (s.get(cons[0]).name_hint,)
+
+
+def attach_epilogue(s: Schedule, writeback: Any, epilogue: tuple, cfg: CpuConfig) -> str:
+    """Inline the epilogue stage into the anchor's tile write-back (`reverse_compute_inline`),
+    so it runs on the tile while it is in cache; a separate loop nest when that fails."""
+    if not epilogue:
+        return ""
+    blk = s.get_sblock(epilogue[0])
+    try:
+        s.reverse_compute_inline(blk)
+        return f"{epilogue[0]}:into-tile"
+    except (RuntimeError, ValueError):
+        return f"{epilogue[0]}:" + schedule_injective(s, blk, cfg)

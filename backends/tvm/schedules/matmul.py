@@ -4,7 +4,8 @@ accumulator tile written back right after it is complete, and the fused (batch, 
 i-tile) loop in parallel (TVM_NOTES.md section 8: about 400 GFLOP/s on 1024^3 with AVX-512).
 
 It works on the stage named `matmul` with loops `(batch..., i, j, k)` (rules_math.py); the
-other stages of the kernel (epilogues) get the generic schedule.
+elementwise epilogue (bias, activation, residual add of a fused group) is inlined into the tile
+write-back; other stages get the generic schedule.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any, Dict, List
 from tvm import tirx
 from tvm.s_tir import Schedule
 
-from .cpu import CpuConfig, _out_dtype, pick_factor, schedule_generic, static_extent
+from .cpu import (CpuConfig, _out_dtype, attach_epilogue, epilogue_of, pick_factor,
+                  schedule_generic, static_extent)
 
 __all__ = ["schedule_matmul"]
 
@@ -24,7 +26,8 @@ def _ext(s: Schedule, loop: Any) -> Any:
 
 
 def schedule_matmul(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
-    done = schedule_generic(s, cfg, skip=("matmul",))
+    epi = epilogue_of(s, "matmul")
+    done = schedule_generic(s, cfg, skip=("matmul",) + epi)
     blk = s.get_sblock("matmul")
     loops = s.get_loops(blk)
     batch, (i, j, k) = loops[:-3], loops[-3:]
@@ -47,6 +50,9 @@ def schedule_matmul(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[
     ko, ki = s.split(k, [None, ku])
     s.reorder(*batch, jo, io, ko, ki, ii, ji)
     s.reverse_compute_at(wb, io)
+    attached = attach_epilogue(s, wb, epi, cfg)
+    if attached:
+        done.append(attached)
     s.vectorize(ji)
     if mi > 1:
         s.unroll(ii)
