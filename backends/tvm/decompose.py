@@ -23,6 +23,7 @@ from mlir_lite.core import Operation, Value
 from mlir_lite.dialects.ml._infer import operand_groups
 from mlir_lite.dialects.ml.rnn import DEFAULT_ACTIVATIONS, RNN_OPERANDS
 from mlir_lite.errors import CompileError
+from mlir_lite.passes.registry import function_pass
 from mlir_lite.types import TensorType
 
 __all__ = ["decompose_for_tvm", "decompose_lstm"]
@@ -35,6 +36,16 @@ def decompose_for_tvm(func: Operation) -> int:
     for op in todo:
         decompose_lstm(op)
     return len(todo)
+
+
+@function_pass("decompose-for-tvm",
+               summary="expand ops the TVM backend runs as smaller ops (ml.lstm), so that fusion "
+                       "sees the smaller ops")
+def _decompose_pass(module: Operation, ctx: object) -> bool:
+    changed = 0
+    for f in [op for op in module.walk() if op.name == "func.func"]:
+        changed += decompose_for_tvm(f)
+    return changed > 0
 
 
 def _slice(b: Builder, v: Value, start: int, end: int, axis: int) -> Value:

@@ -26,7 +26,8 @@ __all__ = ["PIPELINE_O1", "PIPELINE_O2", "pipeline_for", "CompileInfo", "compile
            "compile_to_artifact", "resolve_target", "load_source", "backend_executor"]
 
 PIPELINE_O1 = "canonicalize,fold-constants,cse,dce,shape-inference"
-PIPELINE_O2 = "canonicalize,fold-constants,fold-batchnorm,cse,dce,shape-inference,fuse"
+PIPELINE_O2 = (
+    "decompose-for-tvm,canonicalize,fold-constants,fold-batchnorm,cse,dce,shape-inference,fuse")
 
 
 def pipeline_for(opt_level: int) -> str:
