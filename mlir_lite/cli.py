@@ -4,7 +4,7 @@
     mlir-lite verify FILE.mlir
     mlir-lite run FILE.mlir|MODEL.mlc [--func main] [--input x=x.npy ...] [--inputs all.npz]
                   [--random] [-o out.npz]
-    mlir-lite compile MODEL.onnx|FILE.mlir -o MODEL.mlc [--target cpu|cuda] [--arch sm_80] [-O1]
+    mlir-lite compile MODEL.onnx|FILE.mlir -o MODEL.mlc [--target cpu|cuda] [--arch sm_80] [-O2]
     mlir-lite bench MODEL.mlc|MODEL.onnx [--repeat N] [--vs onnxruntime] [--json]
     mlir-lite import model.onnx -o model.mlir
     mlir-lite check model.onnx [--json]
@@ -209,11 +209,11 @@ def _add_compile(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default=None, help="CUDA architecture (default sm_80)")
     p.add_argument("--mcpu", default=None,
                    help="LLVM CPU name to compile for (default: this machine's CPU)")
-    p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=1,
+    p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=2,
                    metavar="{0,1,2,3}",
-                   help="0: no passes; 1 (default): canonicalize, fold constants, CSE, DCE and "
-                        "shape inference; 2: also batch-norm folding and operator fusion "
-                        "(each fused group is one kernel); 3: the same as 2 for now")
+                   help="0: no passes; 1: canonicalize, fold constants, CSE, DCE and shape "
+                        "inference; 2 (default): also batch-norm folding, LSTM decomposition and "
+                        "operator fusion (each fused group is one kernel); 3: the same as 2 for now")
     p.add_argument("--print-ir-after-all", action="store_true")
     p.add_argument("--timing", action="store_true", help="print the time of each phase")
     p.set_defaults(fn=lambda a: _lazy("compile", a))
