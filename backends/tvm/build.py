@@ -31,7 +31,7 @@ from mlir_lite.dialects.builtin import ModuleOp  # noqa: E402
 from mlir_lite.errors import CompileError  # noqa: E402
 from mlir_lite.types import TensorType  # noqa: E402
 
-from . import rules_math, rules_nn, rules_shape  # noqa: E402,F401  (register the rules)
+from . import rules_index, rules_math, rules_nn, rules_shape  # noqa: E402,F401  (register the rules)
 from .decompose import decompose_for_tvm  # noqa: E402
 from .fused import lower_fused  # noqa: E402
 from .executor import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan,  # noqa: E402

@@ -265,3 +265,39 @@ def _softmax_rule(log: bool) -> Callable[..., te.Tensor]:
 lower("ml.softmax", kind="reduction")(_softmax_rule(False))
 lower("ml.log_softmax", kind="reduction")(_softmax_rule(True))
 
+
+
+@lower("ml.conv_transpose", kind="reduction")
+def _conv_transpose(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
+    """Gather form: each output reads the inputs whose strided window covers it, so it is a
+    plain reduction over (in-channel of its group, kernel offsets) with a divisibility guard."""
+    g = operand_groups(xs, op.attributes, ("x", "w", "b?"))
+    x, w, b = g["x"], g["w"], g["b"]
+    nsp = len(x.shape) - 2
+    strides, pads, dil = spatial_params(op.attributes, nsp)
+    opad = tuple(op.attr("output_padding") or (0,) * nsp)
+    groups = op.attr("group")
+    cg = tirx.floordiv(x.shape[1], _i64(groups))
+    mg = w.shape[1]
+    ks = list(w.shape[2:])
+    out_sp = [_i64(strides[i]) * (x.shape[2 + i] - _i64(1)) + _i64(opad[i])
+              + (ks[i] - _i64(1)) * _i64(dil[i]) + _i64(1 - pads[i] - pads[nsp + i])
+              for i in range(nsp)]
+    rc = te.reduce_axis((0, cg), name="rc")
+    rk = [te.reduce_axis((0, ks[i]), name=f"rk{i}") for i in range(nsp)]
+    zero = tirx.const(0, dtype_of(x))
+
+    def body(n: Expr, f: Expr, *o: Expr) -> Expr:
+        c = tirx.floordiv(f, mg) * cg + rc if groups > 1 else rc
+        m = tirx.floormod(f, mg) if groups > 1 else f
+        t = [o[i] + _i64(pads[i]) - rk[i] * _i64(dil[i]) for i in range(nsp)]
+        q = [tirx.floordiv(t[i], _i64(strides[i])) for i in range(nsp)]
+        ok = tirx.all(*[tirx.all(t[i] >= _i64(0), tirx.floormod(t[i], _i64(strides[i])) == 0,
+                                 q[i] < x.shape[2 + i]) for i in range(nsp)])
+        qc = [tirx.max(tirx.min(q[i], x.shape[2 + i] - _i64(1)), _i64(0)) for i in range(nsp)]
+        v = tirx.if_then_else(ok, x[(n, c) + tuple(qc)], zero)
+        return te.sum(v * w[(c, m) + tuple(rk)], axis=[rc] + rk)
+    out = te.compute([x.shape[0], mg * _i64(groups)] + out_sp, body, name="conv_transpose")
+    if b is None:
+        return out
+    return te.compute(out.shape, lambda n, f, *o: out[(n, f) + o] + b[f], name="bias")

@@ -1,0 +1,340 @@
+"""Lowering rules for more indexing and layout ops: scatter_elements, scatter_nd, gather_nd,
+one_hot, topk, cumsum, trilu, depth_to_space and space_to_depth.
+
+Everything is a plain `te.compute` (no extern IR), so the generic schedules apply. A scatter is
+computed from the output side: each output element scans the updates that may land on it (along
+the axis for scatter_elements, over all update rows for scatter_nd), so it costs O(out * n)
+rather than O(n), which is fine for the sizes training steps give. With reduction "none" the last
+matching update wins, as numpy (and the interpreter) do. Index reads are clamped and reported
+through error flags (`ctx.add_check`), as in `rules_shape.py`. topk ranks each element with an
+O(n^2) count along the axis; cumsum is an O(n^2) masked sum along the axis.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Sequence
+
+from tvm import te, tirx
+from tvm.ir.expr import Expr as PrimExpr
+
+from mlir_lite.core import Operation
+from mlir_lite.dialects.ml._shape_infer import norm_axis
+
+from .lower import LowerContext, dtype_of, load, lower
+from .rules_shape import _bad_index, _checked_index
+
+__all__: List[str] = []
+
+Expr = PrimExpr
+
+
+def _i64(v: int) -> Expr:
+    return tirx.IntImm("int64", int(v))
+
+
+def _wrap(i: Expr, d: Expr) -> Expr:
+    """A possibly negative index made non-negative (no clamping: used for matching only)."""
+    i = i.astype("int64")
+    return tirx.Select(i < _i64(0), i + d, i)
+
+
+def _lowest(dtype: str) -> Expr:
+    if dtype.startswith("float"):
+        return tirx.const(float("-inf"), dtype)
+    return tirx.min_value(dtype)
+
+
+def _highest(dtype: str) -> Expr:
+    if dtype.startswith("float"):
+        return tirx.const(float("inf"), dtype)
+    return tirx.max_value(dtype)
+
+
+_PROD = te.comm_reducer(lambda p, q: p * q, lambda t: tirx.const(1, t), name="prod")
+
+
+def _combine(red: str, cur: Expr, acc: Expr) -> Expr:
+    if red == "add":
+        return cur + acc
+    if red == "mul":
+        return cur * acc
+    if red == "max":
+        return tirx.max(cur, acc)
+    return tirx.min(cur, acc)
+
+
+def _reduce_updates(red: str, match: Expr, upd: Expr, axes: Sequence[Any]) -> Expr:
+    """The `red` combination of the updates that match (its identity where none does)."""
+    dt = dtype_of(upd)
+    if red == "add":
+        return te.sum(tirx.Select(match, upd, tirx.const(0, dt)), axis=list(axes))
+    if red == "mul":
+        return _PROD(tirx.Select(match, upd, tirx.const(1, dt)), axis=list(axes))
+    if red == "max":
+        return te.max(tirx.Select(match, upd, _lowest(dt)), axis=list(axes))
+    return te.min(tirx.Select(match, upd, _highest(dt)), axis=list(axes))
+
+
+def _check_reduction(red: str) -> None:
+    if red not in ("none", "add", "mul", "max", "min"):
+        raise NotImplementedError(f"scatter reduction {red!r}")
+
+
+@lower("ml.scatter_elements", kind="reduction")
+def _scatter_elements(ctx: LowerContext, op: Operation, data: te.Tensor, idx: te.Tensor,
+                      upd: te.Tensor) -> te.Tensor:
+    rank = len(data.shape)
+    axis = norm_axis(op.attr("axis"), rank)
+    red = op.attr("reduction")
+    _check_reduction(red)
+    d = data.shape[axis]
+    n = idx.shape[axis]
+    ctx.add_check(lambda *j: _bad_index(idx[j], d), idx.shape,
+                  f"{op.name}: an index is out of range for axis {axis}")
+    for a in range(rank):
+        if a != axis:
+            ctx.add_check(lambda a=a: idx.shape[a] > data.shape[a], [],
+                          f"{op.name}: indices dim {a} exceeds the data dim")
+
+    def inside(o: Sequence[Expr]) -> Expr:
+        conds = [o[a] < idx.shape[a] for a in range(rank) if a != axis]
+        return tirx.all(*conds) if conds else tirx.const(True, "bool")
+
+    def at(o: Sequence[Expr], j: Expr) -> tuple:
+        """The indices/updates position j along the axis, for output position o (clamped)."""
+        return tuple(j if a == axis else tirx.min(o[a], idx.shape[a] - _i64(1))
+                     for a in range(rank))
+
+    def matches(o: Sequence[Expr], j: Expr) -> Expr:
+        return tirx.all(inside(o), _wrap(idx[at(o, j)], d) == o[axis].astype("int64"))
+
+    if red == "none":
+        def last(*o: Expr) -> Expr:
+            j = te.reduce_axis((0, n), name="j")
+            return te.max(tirx.Select(matches(o, j), j.astype("int64"), _i64(-1)), axis=j)
+        src = te.compute(data.shape, last, name=ctx.name("scatter_src"))
+
+        def pick(*o: Expr) -> Expr:
+            j = src[o]
+            return tirx.Select(j >= _i64(0), upd[at(o, tirx.max(j, _i64(0)))], data[o])
+        return te.compute(data.shape, pick, name=ctx.name("scatter_elements"))
+
+    def reduced(*o: Expr) -> Expr:
+        j = te.reduce_axis((0, n), name="j")
+        return _reduce_updates(red, matches(o, j), upd[at(o, j)], [j])
+    acc = te.compute(data.shape, reduced, name=ctx.name("scatter_acc"))
+    return te.compute(data.shape, lambda *o: _combine(red, data[o], acc[o]),
+                      name=ctx.name("scatter_elements"))
+
+
+@lower("ml.scatter_nd", kind="reduction")
+def _scatter_nd(ctx: LowerContext, op: Operation, data: te.Tensor, idx: te.Tensor,
+                upd: te.Tensor) -> te.Tensor:
+    red = op.attr("reduction")
+    _check_reduction(red)
+    kdim = idx.shape[-1]
+    if not isinstance(kdim, tirx.IntImm):
+        raise NotImplementedError("scatter_nd needs a static last dim of indices")
+    k = int(kdim)
+    rows = list(idx.shape[:-1])
+    for j in range(k):
+        dj = data.shape[j]
+        ctx.add_check(lambda *r, j=j, dj=dj: _bad_index(idx[tuple(r) + (_i64(j),)], dj), rows,
+                      f"{op.name}: an index is out of range for axis {j}")
+
+    def match(o: Sequence[Expr], r: Sequence[Expr]) -> Expr:
+        return tirx.all(*[_wrap(idx[tuple(r) + (_i64(j),)], data.shape[j])
+                          == o[j].astype("int64") for j in range(k)])
+
+    def upd_at(o: Sequence[Expr], r: Sequence[Expr]) -> Expr:
+        return load(upd, list(r) + list(o[k:]))
+
+    if red == "none":
+        strides: List[Expr] = []
+        s: Any = _i64(1)
+        for dim in reversed(rows):
+            strides.insert(0, s)
+            s = s * dim
+
+        def last(*o: Expr) -> Expr:
+            r = [te.reduce_axis((0, dim), name=f"r{i}") for i, dim in enumerate(rows)]
+            lin: Any = _i64(0)
+            for ri, st in zip(r, strides):
+                lin = lin + ri.astype("int64") * st
+            if not r:
+                return tirx.Select(match(o, []), _i64(0), _i64(-1))
+            return te.max(tirx.Select(match(o, r), lin, _i64(-1)), axis=r)
+        src = te.compute(data.shape, last, name=ctx.name("scatter_src"))
+
+        def pick(*o: Expr) -> Expr:
+            lin = tirx.max(src[o], _i64(0))
+            r = [tirx.floormod(tirx.floordiv(lin, st), dim) for st, dim in zip(strides, rows)]
+            return tirx.Select(src[o] >= _i64(0), upd_at(o, r), data[o])
+        return te.compute(data.shape, pick, name=ctx.name("scatter_nd"))
+
+    def reduced(*o: Expr) -> Expr:
+        r = [te.reduce_axis((0, dim), name=f"r{i}") for i, dim in enumerate(rows)]
+        if not r:
+            return tirx.Select(match(o, []), upd_at(o, []),
+                               _reduce_identity(red, data.dtype))
+        return _reduce_updates(red, match(o, r), upd_at(o, r), r)
+    acc = te.compute(data.shape, reduced, name=ctx.name("scatter_acc"))
+    return te.compute(data.shape, lambda *o: _combine(red, data[o], acc[o]),
+                      name=ctx.name("scatter_nd"))
+
+
+def _reduce_identity(red: str, dt: str) -> Expr:
+    return {"add": lambda: tirx.const(0, dt), "mul": lambda: tirx.const(1, dt),
+            "max": lambda: _lowest(dt), "min": lambda: _highest(dt)}[red]()
+
+
+@lower("ml.gather_nd")
+def _gather_nd(ctx: LowerContext, op: Operation, data: te.Tensor, idx: te.Tensor) -> te.Tensor:
+    b = op.attr("batch_dims")
+    kdim = idx.shape[-1]
+    if not isinstance(kdim, tirx.IntImm):
+        raise NotImplementedError("gather_nd needs a static last dim of indices")
+    k = int(kdim)
+    ir = len(idx.shape)
+    shape = list(idx.shape[:-1]) + list(data.shape[b + k:])
+    for j in range(k):
+        dj = data.shape[b + j]
+        ctx.add_check(lambda *r, j=j, dj=dj: _bad_index(idx[tuple(r) + (_i64(j),)], dj),
+                      list(idx.shape[:-1]),
+                      f"{op.name}: an index is out of range for axis {b + j}")
+    for i in range(b):
+        ctx.add_check(lambda i=i: idx.shape[i] != data.shape[i], [],
+                      f"{op.name}: batch dim {i} of indices differs from data's")
+
+    def body(*o: Expr) -> Expr:
+        r = tuple(o[:ir - 1])
+        batch = [tirx.min(o[i], data.shape[i] - _i64(1)) for i in range(b)]
+        cols = [_checked_index(idx[r + (_i64(j),)], data.shape[b + j]) for j in range(k)]
+        return data[tuple(batch + cols) + tuple(o[ir - 1:])]
+    return te.compute(shape, body, name=ctx.name("gather_nd"))
+
+
+@lower("ml.one_hot")
+def _one_hot(ctx: LowerContext, op: Operation, idx: te.Tensor, vals: te.Tensor) -> te.Tensor:
+    depth = op.attr("depth")
+    r = len(idx.shape) + 1
+    axis = norm_axis(op.attr("axis"), r)
+    shape = list(idx.shape)
+    shape.insert(axis, _i64(depth))
+    ctx.add_check(lambda: vals.shape[0] != 2, [],
+                  f"{op.name}: values must hold [off_value, on_value]")
+
+    def body(*o: Expr) -> Expr:
+        i = load(idx, list(o[:axis]) + list(o[axis + 1:]))
+        hot = _wrap(i, _i64(depth)) == o[axis].astype("int64")
+        return tirx.Select(hot, vals[_i64(1)], vals[_i64(0)])
+    return te.compute(shape, body, name=ctx.name("one_hot"))
+
+
+@lower("ml.topk", kind="reduction")
+def _topk(ctx: LowerContext, op: Operation, x: te.Tensor) -> List[te.Tensor]:
+    rank = len(x.shape)
+    axis = norm_axis(op.attr("axis"), rank)
+    k = op.attr("k")
+    n = x.shape[axis]
+    largest = bool(op.attr("largest"))
+    ctx.add_check(lambda: n < _i64(k), [], f"{op.name}: k = {k} exceeds the axis {axis} dim")
+
+    def put(o: Sequence[Expr], j: Expr) -> tuple:
+        return tuple(o[:axis]) + (j,) + tuple(o[axis + 1:])
+
+    def before(a: Expr, ia: Expr, b_: Expr, ib: Expr) -> Expr:
+        """Whether (a at ia) sorts ahead of (b at ib): NaN counts as the largest value."""
+        if dtype_of(a).startswith("float"):
+            an, bn = tirx.isnan(a), tirx.isnan(b_)
+            gt = tirx.Select(an, tirx.Not(bn), tirx.all(tirx.Not(bn), a > b_))
+            lt = tirx.Select(bn, tirx.Not(an), tirx.all(tirx.Not(an), a < b_))
+            eq = tirx.any(tirx.all(an, bn), tirx.all(tirx.Not(an), tirx.Not(bn), a == b_))
+        else:
+            gt, lt, eq = a > b_, a < b_, a == b_
+        first = gt if largest else lt
+        return tirx.any(first, tirx.all(eq, ia < ib))
+
+    def rank_of(*o: Expr) -> Expr:
+        j = te.reduce_axis((0, n), name="j")
+        i = o[axis]
+        return te.sum(before(x[put(o, j)], j, x[o], i).astype("int64"), axis=j)
+    ranks = te.compute(x.shape, rank_of, name=ctx.name("topk_rank"))
+    out_shape = list(x.shape)
+    out_shape[axis] = _i64(k)
+
+    def index_of(*o: Expr) -> Expr:
+        j = te.reduce_axis((0, n), name="j")
+        return te.sum(tirx.Select(ranks[put(o, j)] == o[axis].astype("int64"),
+                                  j.astype("int64"), _i64(0)), axis=j)
+    idx = te.compute(out_shape, index_of, name=ctx.name("topk_indices"))
+    vals = te.compute(out_shape,
+                      lambda *o: x[put(o, tirx.min(idx[o], n - _i64(1)))],
+                      name=ctx.name("topk_values"))
+    return [vals, idx]
+
+
+@lower("ml.cumsum", kind="reduction")
+def _cumsum(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    rank = len(x.shape)
+    axis = norm_axis(op.attr("axis"), rank)
+    n = x.shape[axis]
+    excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
+    dt = x.dtype
+    acc = "float32" if dt in ("float16", "bfloat16") else dt
+
+    def body(*o: Expr) -> Expr:
+        j = te.reduce_axis((0, n), name="j")
+        i = o[axis]
+        if rev:
+            keep = j > i if excl else j >= i
+        else:
+            keep = j < i if excl else j <= i
+        v = x[tuple(o[:axis]) + (j,) + tuple(o[axis + 1:])].astype(acc)
+        return te.sum(tirx.Select(keep, v, tirx.const(0, acc)), axis=j)
+    s = te.compute(x.shape, body, name=ctx.name("cumsum_acc"))
+    if acc == dt:
+        return s
+    return te.compute(x.shape, lambda *o: s[o].astype(dt), name=ctx.name("cumsum"))
+
+
+@lower("ml.trilu")
+def _trilu(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    k = op.attr("k")
+    upper = bool(op.attr("upper"))
+    zero = ctx.zero(x.dtype)
+
+    def body(*o: Expr) -> Expr:
+        r, c = o[-2].astype("int64"), o[-1].astype("int64")
+        keep = (c - r >= _i64(k)) if upper else (c - r <= _i64(k))
+        return tirx.Select(keep, x[o], zero)
+    return te.compute(x.shape, body, name=ctx.name("trilu"))
+
+
+@lower("ml.depth_to_space")
+def _depth_to_space(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    b = op.attr("blocksize")
+    n, c, h, w = x.shape
+    bb = _i64(b)
+    c2 = tirx.floordiv(c, _i64(b * b))
+    dcr = op.attr("mode") == "DCR"
+
+    def body(i: Expr, ch: Expr, y: Expr, xx: Expr) -> Expr:
+        by, bx = tirx.floormod(y, bb), tirx.floormod(xx, bb)
+        src = (by * bb + bx) * c2 + ch if dcr else ch * _i64(b * b) + by * bb + bx
+        return x[i, src, tirx.floordiv(y, bb), tirx.floordiv(xx, bb)]
+    return te.compute([n, c2, h * bb, w * bb], body, name=ctx.name("depth_to_space"))
+
+
+@lower("ml.space_to_depth")
+def _space_to_depth(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    b = op.attr("blocksize")
+    n, c, h, w = x.shape
+    bb = _i64(b)
+
+    def body(i: Expr, ch: Expr, y: Expr, xx: Expr) -> Expr:
+        blk = tirx.floordiv(ch, c)
+        src_c = tirx.floormod(ch, c)
+        by, bx = tirx.floordiv(blk, bb), tirx.floormod(blk, bb)
+        return x[i, src_c, y * bb + by, xx * bb + bx]
+    return te.compute([n, c * bb * bb, tirx.floordiv(h, bb), tirx.floordiv(w, bb)], body,
+                      name=ctx.name("space_to_depth"))
