@@ -15,32 +15,15 @@ status 1; outputs are written atomically (a temporary file renamed into place).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from typing import Callable, Dict, List, Optional
 
 from .errors import MlirLiteError
+from .fileio import write_atomic
 
 __all__ = ["main", "write_atomic", "read_inputs", "SUBCOMMANDS"]
 
 SUBCOMMANDS: Dict[str, Callable[[argparse.ArgumentParser], None]] = {}
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".mlir-lite-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _read_text(path: str) -> str:

@@ -24,6 +24,7 @@ import tvm
 import tvm_ffi
 
 from mlir_lite.errors import CompileError
+from mlir_lite.fileio import atomic_output
 from mlir_lite.plan import plan_to_json
 from mlir_lite.runtime import ALIGN, FORMAT, FORMAT_VERSION, MEMBERS, checksum
 
@@ -135,27 +136,14 @@ def _aligned_extra(fh: Any, name: str) -> bytes:
 
 def write_members(path: str, members: Mapping[str, bytes], digest: Optional[str] = None) -> None:
     """Write the artifact atomically (`digest` overrides the checksum, for tests only)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".mlir-lite-", suffix=".mlc.part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                for name in MEMBERS:
-                    info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
-                    info.compress_type = zipfile.ZIP_STORED
-                    info.extra = _aligned_extra(fh, name)
-                    zf.writestr(info, members[name])
-                zf.writestr("CHECKSUM", (digest or checksum(members)) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_output(path, suffix=".mlc.part") as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name in MEMBERS:
+                info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED
+                info.extra = _aligned_extra(fh, name)
+                zf.writestr(info, members[name])
+            zf.writestr("CHECKSUM", (digest or checksum(members)) + "\n")
 
 
 def save_artifact(fn: CompiledFunction, path: str, input_names: Optional[Sequence[str]] = None,

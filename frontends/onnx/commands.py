@@ -25,7 +25,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.output is None or args.output == "-":
         sys.stdout.write(text)
     else:
-        from mlir_lite.cli import write_atomic
+        from mlir_lite.fileio import write_atomic
         write_atomic(args.output, text.encode("utf-8"))
     return 0
 
