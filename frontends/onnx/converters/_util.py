@@ -12,7 +12,7 @@ from mlir_lite.types import TensorType, i64
 from ..context import NodeContext
 
 __all__ = ["resolve_pads", "bool_attr", "full_like", "shape_of", "scalar_const", "static_shape",
-           "norm_axes_for"]
+           "norm_axes_for", "const_input_or_dynamic"]
 
 
 def bool_attr(ctx: NodeContext, name: str, default: int = 0) -> bool:
@@ -98,3 +98,12 @@ def resolve_pads(ctx: NodeContext, x: Value, kernel: Sequence[int], strides: Seq
 
 def as_i64(ctx: NodeContext, v: Value) -> Value:
     return ctx.cast(v, i64)
+
+
+def const_input_or_dynamic(ctx: NodeContext, op: str, attr: str) -> Value:
+    """`op(input 0)` with input 1 as the ints attribute `attr` when input 1 is a constant,
+    else `op_dynamic(input 0, input 1)`, which takes it as a run-time i64 tensor."""
+    values = ctx.const_ints(1)
+    if values is None:
+        return ctx.op(f"{op}_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)))
+    return ctx.op(op, ctx.input(0), **{attr: values})

@@ -13,7 +13,7 @@ from mlir_lite.types import TensorType
 from ..context import NodeContext
 from ..dtypes import element_of
 from ..registry import Unsupported, converter
-from ._util import as_i64, static_shape
+from ._util import as_i64, const_input_or_dynamic, static_shape
 
 
 @converter("Reshape", since=5)
@@ -43,12 +43,9 @@ def _squeeze1(ctx: NodeContext) -> List[Value]:
 
 @converter("Squeeze", since=13)
 def _squeeze13(ctx: NodeContext) -> List[Value]:
-    axes = None
     if ctx.has_input(1):
-        axes = ctx.const_ints(1)
-        if axes is None:
-            return [ctx.op("ml.squeeze_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)))]
-    return [ctx.op("ml.squeeze", ctx.input(0), axes=axes)]
+        return [const_input_or_dynamic(ctx, "ml.squeeze", "axes")]
+    return [ctx.op("ml.squeeze", ctx.input(0), axes=None)]
 
 
 @converter("Unsqueeze", since=1)
@@ -58,10 +55,7 @@ def _unsqueeze1(ctx: NodeContext) -> List[Value]:
 
 @converter("Unsqueeze", since=13)
 def _unsqueeze13(ctx: NodeContext) -> List[Value]:
-    axes = ctx.const_ints(1)
-    if axes is None:
-        return [ctx.op("ml.unsqueeze_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)))]
-    return [ctx.op("ml.unsqueeze", ctx.input(0), axes=axes)]
+    return [const_input_or_dynamic(ctx, "ml.unsqueeze", "axes")]
 
 
 @converter("Flatten", since=1)
@@ -182,10 +176,7 @@ def _expand(ctx: NodeContext) -> List[Value]:
 
 @converter("Tile", since=6)
 def _tile(ctx: NodeContext) -> List[Value]:
-    reps = ctx.const_ints(1)
-    if reps is None:
-        return [ctx.op("ml.tile_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)))]
-    return [ctx.op("ml.tile", ctx.input(0), repeats=reps)]
+    return [const_input_or_dynamic(ctx, "ml.tile", "repeats")]
 
 
 @converter("Shape", since=1)
