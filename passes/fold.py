@@ -88,7 +88,7 @@ class FoldThroughInterpreter(RewritePattern):
             arr = np.asarray(v).astype(r.type.element.np_dtype, copy=False)
             if tuple(arr.shape) != tuple(r.type.shape):
                 return Decline(f"rule result shape {arr.shape} differs from {r.type}")
-            attrs.append(DenseAttr(np.ascontiguousarray(arr), r.type))
+            attrs.append(DenseAttr(np.require(arr, requirements="C"), r.type))  # 0-d stays 0-d
         rewriter.replace_op(op, [rewriter.materialize_constant(op, a) for a in attrs])
         return True
 

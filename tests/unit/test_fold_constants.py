@@ -82,3 +82,18 @@ def test_integer_and_multi_result_folds() -> None:
     np.testing.assert_array_equal(after[0], [3.0, 2.0])
     np.testing.assert_array_equal(after[1], [0, 2])
     np.testing.assert_array_equal(after[2], [3, -3, -2])  # ONNX integer division truncates
+
+
+def test_rank0_result_stays_rank0() -> None:
+    # np.ascontiguousarray turns a 0-d array into shape (1,): the folded constant of a scalar
+    # must keep its 0-d value (a fused kernel shapes its constant from the array)
+    m = parse_module("""module {
+  func.func @main() -> tensor<f32> {
+    %a = "ml.constant"() {value = dense<1.5> : tensor<f32>} : () -> tensor<f32>
+    %b = "ml.neg"(%a) : (tensor<f32>) -> tensor<f32>
+    "func.return"(%b) : (tensor<f32>) -> ()
+  }
+}""")
+    assert run_pipeline(m, "fold-constants") is True
+    c = constant_value(m["main"].return_op.operands[0])
+    assert c.array.shape == () and c.array == np.float32(-1.5)
