@@ -16,7 +16,9 @@ makes `@f_grad(params...) -> (loss, grads...)` for a scalar result. Each op is d
 its rule in `VJP_RULES` (mlir_lite.passes.autodiff_rules); `scf.if` and `scf.for` are handled
 by rules that build backward regions. Only float values that depend on a `wrt` parameter carry
 gradients, so comparisons, argmax, shapes and integer code need no rules; an op on the path
-from a `wrt` parameter to an output without a rule is a PassError naming it.
+from a `wrt` parameter to an output without a rule is a PassError naming it. The inlined forward
+gets one rewrite first: max_pool(relu(z)) -> relu(max_pool(z)) (equal values; the relu and its
+gradient mask then run on the pooled tensor).
 """
 from __future__ import annotations
 
@@ -138,11 +140,16 @@ def differentiate_into(block: Block, f: FuncOp, args: Sequence[Value], wrt: Sequ
     wrt = _check_wrt(f, wrt)
     mapping: Dict[Value, Value] = dict(zip(f.args, args))
     results: List[Value] = []
+    pools = []
     for op in f.entry_block.ops:
         if op.name == "func.return":
             results = [mapping.get(v, v) for v in op.operands]
             break
-        block.append(op.clone(mapping))
+        new = block.append(op.clone(mapping))
+        if new.name == "ml.max_pool":
+            pools.append(new)
+    for p in pools:
+        _pool_before_relu(p, results)
     if len(cotangents) != len(results):
         raise PassError(f"autodiff: @{f.sym_name} has {len(results)} results but "
                         f"{len(cotangents)} cotangents were given", f.loc)
@@ -161,6 +168,26 @@ def differentiate_into(block: Block, f: FuncOp, args: Sequence[Value], wrt: Sequ
     results = list(keep.operands)
     keep.erase()
     return results, outs
+
+
+def _pool_before_relu(pool: Operation, results: List[Value]) -> None:
+    """max_pool(relu(z)) -> relu(max_pool(z)) when the relu feeds only the pool: equal values
+    (a max commutes with a non-decreasing map), and the relu and its gradient mask then run on
+    the pooled tensor (1/window the size) instead of the full one. Gradients agree too: where
+    the window's max is <= 0 both give 0; elsewhere both route to the first maximum."""
+    relu = pool.operands[0].owner
+    if not isinstance(relu, Operation) or relu.name != "ml.relu" or len(pool.results) != 1 \
+            or relu.result.num_uses != 1 or relu.parent is not pool.parent \
+            or any(r is relu.result for r in results):
+        return
+    after = Operation.create("ml.relu", [pool.result], [pool.result.type], loc=relu.loc)
+    pool.parent.insert_after(pool, after)
+    pool.result.replace_uses_where(after.result, lambda user: user is not after)
+    pool.set_operand(0, relu.operands[0])
+    relu.erase()
+    for i, r in enumerate(results):
+        if r is pool.result:
+            results[i] = after.result
 
 
 def _new_function(module: Operation, name: str, inputs: Sequence[Type],

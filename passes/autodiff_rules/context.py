@@ -230,6 +230,13 @@ class VJPContext:
     def transpose(self, v: Value, perm: Sequence[int]) -> Value:
         if list(perm) == list(range(len(perm))):
             return v
+        shape = self.shape(v)
+        moved = [a for a in perm if shape[a] != 1]
+        unknown = [a for a in perm if type(shape[a]) is not int]
+        if moved == sorted(moved) and len(unknown) <= 1 and 0 not in shape:
+            # only size-1 dims move: the same data order, so a reshape (a view) suffices
+            return self.emit("ml.reshape", v, shape=tuple(
+                -1 if type(shape[a]) is not int else shape[a] for a in perm))
         return self.emit("ml.transpose", v, perm=tuple(perm))
 
     # -- arithmetic shorthands ------------------------------------------------------------------

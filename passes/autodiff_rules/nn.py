@@ -1,6 +1,7 @@
 """VJP rules of neural-network ops: convolution, pooling, softmax family, normalizations.
 
-    conv:  dx = conv_transpose(g, w)  (output_padding restores x's size)
+    conv:  dx = conv(interleave(g), flip(w)^T)  (static sizes; else conv_transpose(g, w),
+                output_padding restoring x's size)
            dw = conv(x^T, g^T) with strides and dilations swapped, per group
            db = reduce_sum(g, [0, 2, ...])
 """
@@ -34,7 +35,48 @@ def _static_spatial(ctx: VJPContext, v: Value, what: str) -> tuple:
 
 
 # -- convolution ----------------------------------------------------------------------------
+def _conv_input_grad_direct(ctx: VJPContext, op: Operation, g: Value, x: Value,
+                            w: Value) -> Optional[Value]:
+    """dx as a plain convolution (which has a tiled CPU schedule; the gather-form
+    conv_transpose kernel was ~30x slower): g with stride-1 zeros interleaved, padded by
+    (k-1)*d - pad, convolved with w flipped in space and with its channel roles swapped (per
+    group). None when spatial sizes are not static or a pad exceeds (k-1)*d."""
+    n = ctx.rank(x) - 2
+    strides, pads, dil = spatial_params(op.attributes, n)
+    groups = op.attr("group")
+    xs, gs, ws = ctx.shape(x)[2:], ctx.shape(g)[2:], ctx.shape(w)
+    ks = ws[2:]
+    if not all(type(d) is int for d in tuple(xs) + tuple(gs) + tuple(ws)):
+        return None
+    up = tuple((gs[i] - 1) * strides[i] + 1 for i in range(n))
+    lo = tuple((ks[i] - 1) * dil[i] - pads[i] for i in range(n))
+    hi = tuple(xs[i] - up[i] - lo[i] + (ks[i] - 1) * dil[i] for i in range(n))
+    if min(lo + hi) < 0:
+        return None
+    sp = tuple(range(2, n + 2))
+    if any(s > 1 for s in strides):  # g[.., o] at o * stride, zeros between
+        v = ctx.emit("ml.unsqueeze", g, axes=tuple(3 + 2 * i for i in range(n)))
+        v = ctx.emit("ml.pad", v, pads=(0,) * (2 * n + 2) + (0, 0) + sum(
+            ((0, strides[i] - 1) for i in range(n)), ()))
+        v = ctx.emit("ml.reshape", v, shape=(0, 0) + tuple(gs[i] * strides[i] for i in range(n)))
+        g = ctx.emit("ml.slice", v, starts=(0,) * n, ends=up, axes=sp)
+    wf = ctx.emit("ml.slice", w, starts=tuple(k - 1 for k in ks), ends=tuple(-k - 1 for k in ks),
+                  axes=sp, steps=(-1,) * n)
+    m, cg = ws[0], ws[1]
+    if groups == 1:
+        wf = ctx.transpose(wf, [1, 0] + list(sp))
+    else:
+        wf = ctx.emit("ml.reshape", wf, shape=(groups, m // groups, cg) + tuple(ks))
+        wf = ctx.transpose(wf, [0, 2, 1] + [a + 1 for a in sp])
+        wf = ctx.emit("ml.reshape", wf, shape=(groups * cg, m // groups) + tuple(ks))
+    dx = ctx.emit("ml.conv", g, wf, pads=lo + hi, dilations=tuple(dil), group=groups)
+    return ctx.refine(dx, x.type)
+
+
 def _conv_input_grad(ctx: VJPContext, op: Operation, g: Value, x: Value, w: Value) -> Value:
+    direct = _conv_input_grad_direct(ctx, op, g, x, w)
+    if direct is not None:
+        return direct
     n = ctx.rank(x) - 2
     strides, pads, dil = spatial_params(op.attributes, n)
     ks = ctx.shape(w)[2:]
@@ -56,7 +98,8 @@ def _conv_input_grad(ctx: VJPContext, op: Operation, g: Value, x: Value, w: Valu
     return ctx.refine(dx, x.type)
 
 
-def _conv_weight_grad(ctx: VJPContext, op: Operation, g: Value, x: Value, w: Value) -> Value:
+def _conv_weight_grad(ctx: VJPContext, op: Operation, g: Value, x: Value, w: Value,
+                      gt: Optional[Value] = None) -> Value:
     n = ctx.rank(x) - 2
     strides, pads, dil = spatial_params(op.attributes, n)
     groups = op.attr("group")
@@ -72,7 +115,7 @@ def _conv_weight_grad(ctx: VJPContext, op: Operation, g: Value, x: Value, w: Val
         split = _reshape(ctx, x, [(x, 0, 1), groups, cg] + [(x, a, 1) for a in sp])
         xt = ctx.transpose(split, [2, 1, 0] + [a + 1 for a in sp])  # (C/G, G, N, H...)
         xt = _reshape(ctx, xt, [cg, (x, 0, groups)] + [(x, a, 1) for a in sp])
-    gt = ctx.transpose(g, [1, 0] + sp)                          # (M, N, o...)
+    gt = gt if gt is not None else ctx.transpose(g, [1, 0] + sp)  # (M, N, o...)
     r = ctx.emit("ml.conv", xt, gt, strides=tuple(dil), pads=tuple(pads),
                  dilations=tuple(strides), group=groups)        # (C/G, M, k'...)
     dw = ctx.transpose(r, [1, 0] + sp)
@@ -113,11 +156,16 @@ def _conv(ctx: VJPContext, op: Operation, cots: Cots) -> list:
     g = cots[0]
     grp = operand_groups(list(op.operands), op.attributes, ("x", "w", "b?"))
     x, w, b = grp["x"], grp["w"], grp["b"]
+    sp = _spatial_axes(ctx, g)
+    # dw reads g as (M, N, o...); db then sums that copy along contiguous rows
+    gt = ctx.transpose(g, [1, 0] + list(sp)) if ctx.wants(w) else None
     out = [_conv_input_grad(ctx, op, g, x, w) if ctx.wants(x) else None,
-           _conv_weight_grad(ctx, op, g, x, w) if ctx.wants(w) else None]
-    if b is not None:
-        out.append(ctx.emit("ml.reduce_sum", g, axes=(0,) + _spatial_axes(ctx, g),
-                            keepdims=False) if ctx.wants(b) else None)
+           _conv_weight_grad(ctx, op, g, x, w, gt) if ctx.wants(w) else None]
+    if b is not None and ctx.wants(b):
+        out.append(ctx.emit("ml.reduce_sum", g, axes=(0,) + sp, keepdims=False) if gt is None
+                   else ctx.emit("ml.reduce_sum", gt, axes=(1,) + sp, keepdims=False))
+    elif b is not None:
+        out.append(None)
     return out
 
 
@@ -158,43 +206,81 @@ def _pool_geometry(ctx: VJPContext, op: Operation, x: Value, y: Value) -> tuple:
 
 @vjp("ml.max_pool")
 def _max_pool(ctx: VJPContext, op: Operation, cots: Cots) -> list:
-    """Route each cotangent to the first maximum of its window (scatter-add into x)."""
+    """Route each cotangent to the first maximum of its window, without a scatter: the argmax
+    over the window offsets picks one offset per window. When the windows tile the input
+    (stride = kernel, no dilation) the input is viewed as (N, C, y0, k0, y1, k1, ...), where
+    the mask `argmax == offset` and the cotangent broadcast, so dx is one compare and one
+    select (reshapes are views). Otherwise each offset's masked cotangent is put back at its
+    strided positions (a zero-interleaving reshape + pad) and the offsets are summed."""
     g, x, y = cots[0], op.operands[0], op.result
     ks, strides, pads, dil, xs, ys, extra = _pool_geometry(ctx, op, x, y)
     n = len(ks)
     el = x.type.element
-    low = ctx.const(np.finfo(el.np_dtype).min, el)
     widths = (0, 0) + tuple(pads[:n]) + (0, 0) + tuple(pads[n + i] + extra[i] for i in range(n))
-    xp = ctx.emit("ml.pad", x, low, pads=widths)
+    xp = x if not any(widths) else ctx.emit(
+        "ml.pad", x, ctx.const(np.finfo(el.np_dtype).min, el), pads=widths)
     padded = tuple(xs[i] + pads[i] + pads[n + i] + extra[i] for i in range(n))
     sp = tuple(range(2, n + 2))
-    views, offsets = [], []
-    flat_stride = [int(np.prod(padded[i + 1:], dtype=np.int64)) for i in range(n)]
+    nk = int(np.prod(ks, dtype=np.int64))
+    if all(strides[i] == ks[i] and dil[i] == 1 for i in range(n)):
+        cover = tuple(ys[i] * ks[i] for i in range(n))
+        v = xp if cover == padded else \
+            ctx.emit("ml.slice", xp, starts=(0,) * n, ends=cover, axes=sp)
+        v = ctx.emit("ml.reshape", v, shape=(0, 0) + sum(((ys[i], ks[i]) for i in range(n)), ()))
+        perm = (0, 1) + tuple(2 + 2 * i for i in range(n)) + tuple(3 + 2 * i for i in range(n))
+        stacked = ctx.emit("ml.reshape", ctx.transpose(v, perm), shape=(0, 0) + ys + (nk,))
+        which = ctx.emit("ml.argmax", stacked, axis=n + 2, keepdims=False)   # (N, C, y...)
+        split = (0, 0) + sum(((ys[i], 1) for i in range(n)), ())
+        offs = np.arange(nk, dtype=np.int64).reshape(
+            sum(((ks[i], 1) for i in range(n)), ())[:-1] if n > 1 else ks)  # (k0, 1, k1, ..)
+        mask = ctx.emit("ml.equal", ctx.emit("ml.reshape", which, shape=split),
+                        ctx.const(offs, which.type.element))    # (N, C, y0, k0, y1, k1, ..)
+        routed = ctx.select(mask, ctx.emit("ml.reshape", g, shape=split))
+        full = ctx.emit("ml.reshape", routed, shape=(0, 0) + cover)
+        return [ctx.refine(_place(ctx, full, cover, (0,) * n, pads, xs), x.type)]
+    views = []
     for off in np.ndindex(*ks):
         starts = tuple(o * d for o, d in zip(off, dil))
         ends = tuple(s + st * (o - 1) + 1 for s, st, o in zip(starts, strides, ys))
         v = ctx.emit("ml.slice", xp, starts=starts, ends=ends, axes=sp, steps=tuple(strides))
         views.append(ctx.emit("ml.unsqueeze", v, axes=(n + 2,)))
-        offsets.append(sum(s * f for s, f in zip(starts, flat_stride)))
     stacked = views[0] if len(views) == 1 else ctx.emit("ml.concat", *views, axis=n + 2)
-    which = ctx.emit("ml.argmax", stacked, axis=n + 2, keepdims=False)
-    off = ctx.emit("ml.gather", ctx.i64s(offsets), which, axis=0)
-    grid = np.zeros(ys, np.int64)
-    for i in range(n):
-        shape = [1] * n
-        shape[i] = ys[i]
-        grid = grid + (np.arange(ys[i]) * strides[i] * flat_stride[i]).reshape(shape)
-    idx = ctx.add(off, ctx.const(grid, off.type.element))
-    p = int(np.prod(ys, dtype=np.int64))
-    idx = ctx.emit("ml.reshape", idx, shape=(0, 0, p))
-    gf = ctx.emit("ml.reshape", g, shape=(0, 0, p))
-    zeros = ctx.emit("ml.reshape", ctx.zeros_like(xp),
-                     shape=(0, 0, int(np.prod(padded, dtype=np.int64))))
-    dx = ctx.emit("ml.scatter_elements", zeros, idx, gf, axis=2, reduction="add")
-    dx = ctx.emit("ml.reshape", dx, shape=(0, 0) + padded)
-    dx = ctx.emit("ml.slice", dx, starts=tuple(pads[:n]),
-                  ends=tuple(pads[i] + xs[i] for i in range(n)), axes=sp)
+    which = ctx.emit("ml.argmax", stacked, axis=n + 2, keepdims=True)
+    mask = ctx.emit("ml.equal", which, ctx.i64s(list(range(nk))))
+    routed = ctx.select(mask, ctx.emit("ml.unsqueeze", g, axes=(n + 2,)))  # (N, C, y..., K)
+    dx = None
+    for j, off in enumerate(np.ndindex(*ks)):
+        part = ctx.emit("ml.slice", routed, starts=(j,), ends=(j + 1,), axes=(n + 2,))
+        part = ctx.emit("ml.squeeze", part, axes=(n + 2,))
+        if any(s > 1 for s in strides):  # interleave stride-1 zeros after each element
+            part = ctx.emit("ml.unsqueeze", part, axes=tuple(3 + 2 * i for i in range(n)))
+            part = ctx.emit("ml.pad", part, pads=(0,) * (2 * n + 2) + (0, 0) + sum(
+                ((0, strides[i] - 1) for i in range(n)), ()))
+            part = ctx.emit("ml.reshape", part,
+                            shape=(0, 0) + tuple(ys[i] * strides[i] for i in range(n)))
+        size = tuple(ys[i] * strides[i] for i in range(n))
+        start = tuple(o * d for o, d in zip(off, dil))
+        placed = _place(ctx, part, size, start, pads, xs)
+        dx = placed if dx is None else ctx.add(dx, placed)
     return [ctx.refine(dx, x.type)]
+
+
+def _place(ctx: VJPContext, v: Value, size: tuple, start: tuple, pads: Sequence[int],
+           xs: tuple) -> Value:
+    """The window [pads, pads + xs) of a zero canvas (the padded input) holding `v` (of
+    spatial `size`) at `start`: crops with a slice, fills with a zero pad."""
+    n = len(size)
+    lo = [start[i] - pads[i] for i in range(n)]           # where v starts in the window
+    crop_s = [max(0, -lo[i]) for i in range(n)]
+    crop_e = [min(size[i], xs[i] - lo[i]) for i in range(n)]
+    if crop_s != [0] * n or crop_e != list(size):
+        v = ctx.emit("ml.slice", v, starts=tuple(crop_s), ends=tuple(crop_e),
+                     axes=tuple(range(2, n + 2)))
+    before = [max(0, lo[i]) for i in range(n)]
+    after = [xs[i] - before[i] - (crop_e[i] - crop_s[i]) for i in range(n)]
+    if any(before) or any(after):
+        v = ctx.emit("ml.pad", v, pads=(0, 0) + tuple(before) + (0, 0) + tuple(after))
+    return v
 
 
 @vjp("ml.avg_pool")
