@@ -1,18 +1,26 @@
 """Time per training step (forward + backward + SGD update, compiled as one function through
-`build_train_step` and the TVM backend) of an MLP (784-128-10) and a small CNN on 28x28 inputs,
-batch 64, vs PyTorch eager on CPU in the same run; median of repeated runs, 2 threads each.
+`build_train_step`, the pass pipeline of --opt-level (default 2: the driver's O2, with fusion)
+and the TVM backend) of an MLP (784-128-10) and a small CNN on 28x28 inputs, batch 64, vs
+PyTorch eager on CPU in the same run; median of repeated runs, 2 threads each.
 
-    .venv/bin/python benchmarks/train.py [--json] [--repeats 30]
+    .venv/bin/python benchmarks/train.py [--json] [--repeats 30] [--profile] [--cpu-time]
+                                         [--opt-level 2]
 
 --json prints {"models": {NAME: {"step_ms": .., "torch_step_ms": .., "ratio": ..}}}
 (ratio = step_ms / torch_step_ms; torch figures are null when torch cannot be imported; a
 model the TVM backend cannot compile gets null figures and an "error" entry).
+--profile adds, per model, the median ms of each compiled kernel per step ("kernels": [[symbol,
+kind, ms], ...], slowest first). --cpu-time runs both sides on ONE thread and times the
+calling thread's CPU time (time.thread_time) instead of wall time: figures that other load on
+the machine barely moves (use it on a shared box; compare its ratios only with each other).
 """
 from __future__ import annotations
 
 import os
+import sys
 
-os.environ.setdefault("TVM_NUM_THREADS", "2")
+CPU_TIME = "--cpu-time" in sys.argv
+os.environ.setdefault("TVM_NUM_THREADS", "1" if CPU_TIME else "2")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -68,14 +76,18 @@ def cnn_module() -> Tuple[ModuleOp, List[Tuple[int, ...]], Tuple[int, ...]]:
     return m, shapes, (BATCH, 1, 28, 28)
 
 
+THREADS = 1 if CPU_TIME else 2
+_clock = time.thread_time if CPU_TIME else time.perf_counter
+
+
 def _median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = _clock()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(_clock() - t)
     return 1e3 * statistics.median(times)
 
 
@@ -92,10 +104,17 @@ def _params(shapes: List[Tuple[int, ...]]) -> List[np.ndarray]:
             for s in shapes]
 
 
-def tvm_step_ms(build: Callable[[], Any], repeats: int) -> float:
+def tvm_step_ms(build: Callable[[], Any], repeats: int,
+                profile: Optional[List[Any]] = None, opt_level: int = 2) -> float:
+    """Median ms per step; with `profile` (a list), appends [symbol, kind, median ms per
+    step] per kernel, slowest first (timed in a separate run, through wrapped kernels)."""
     from mlir_lite.backends.tvm import compile_function
+    from mlir_lite.backends.tvm.driver import pipeline_for
+    from mlir_lite.passes.registry import run_pipeline
     m, shapes, xshape = build()
     step = build_train_step(m, "loss", [0, 1, 2, 3], SGD(lr=LR))
+    if pipeline_for(opt_level):
+        run_pipeline(m, pipeline_for(opt_level))
     cf = compile_function(m, step.sym_name)
     params = _params(shapes)
     x, y = _data(xshape)
@@ -103,7 +122,38 @@ def tvm_step_ms(build: Callable[[], Any], repeats: int) -> float:
     def run() -> None:
         outs = cf(*params, x, y)
         params[:] = outs[1:1 + len(params)]
-    return _median_ms(run, repeats)
+    ms = _median_ms(run, repeats)
+    if profile is not None:
+        profile.extend(_kernel_profile(cf, run, repeats))
+    return ms
+
+
+def _kernel_profile(cf: Any, run: Callable[[], None], repeats: int) -> List[List[Any]]:
+    run()
+    ex = cf.executor._real  # the executor is made on first use (build.py's _Lazy)
+    times: Dict[str, List[float]] = {}
+    kinds = {k.symbol: k.kind for k in cf.kernels}
+    funcs = dict(ex._funcs)
+
+    def timed(sym: str, f: Any) -> Callable[..., None]:
+        def call(*args: Any) -> None:
+            t = _clock()
+            f(*args)
+            times[sym][-1] += _clock() - t
+        return call
+    ex._funcs.update({s: timed(s, f) for s, f in funcs.items()})
+    try:
+        for _ in range(repeats):
+            for v in times.values():
+                v.append(0.0)
+            for s in funcs:
+                times.setdefault(s, [0.0])
+            run()
+    finally:
+        ex._funcs.update(funcs)
+    rows = [[s, kinds.get(s, "?"), round(1e3 * statistics.median(v), 4)]
+            for s, v in times.items()]
+    return sorted(rows, key=lambda r: -r[2])
 
 
 def torch_step_ms(name: str, repeats: int) -> Optional[float]:
@@ -111,7 +161,7 @@ def torch_step_ms(name: str, repeats: int) -> Optional[float]:
         import torch
     except Exception:
         return None
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     nn = torch.nn
     if name == "mlp":
         model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
@@ -138,24 +188,33 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--profile", action="store_true", help="per-kernel median ms per step")
+    ap.add_argument("--opt-level", type=int, default=2, choices=(0, 1, 2, 3))
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="1 thread each, this thread's CPU time (read before argparse)")
     args = ap.parse_args(argv)
-    res: Dict[str, Dict[str, Optional[float]]] = {}
+    res: Dict[str, Dict[str, Any]] = {}
     for name, build in MODELS.items():
         tms = torch_step_ms(name, args.repeats)
+        prof: Optional[List[Any]] = [] if args.profile else None
         try:
-            ms = tvm_step_ms(build, args.repeats)
+            ms = tvm_step_ms(build, args.repeats, prof, args.opt_level)
         except Exception as e:  # a model the backend cannot compile yet: say why, keep going
             res[name] = {"step_ms": None, "torch_step_ms": tms, "ratio": None,
                          "error": f"{type(e).__name__}: {e}"[:300]}
             continue
         res[name] = {"step_ms": round(ms, 4), "torch_step_ms": None if tms is None else
                      round(tms, 4), "ratio": None if tms is None else round(ms / tms, 3)}
+        if prof is not None:
+            res[name]["kernels"] = prof
     if args.json:
         print(json.dumps({"models": res}))
     else:
         for name, r in res.items():
             print(f"{name:4s}  tvm {r['step_ms']} ms/step  torch eager {r['torch_step_ms']} "
                   f"ms/step  ratio {r['ratio']}")
+            for sym, kind, kms in r.get("kernels", [])[:12]:
+                print(f"      {kms:8.3f} ms  {sym} ({kind})")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,22 @@
 """The seam between the DSLs and whatever runs the IR: an `Executor` compiles one function of a
 module into a Python callable `fn(*arrays) -> list of arrays`.
 
-    sess = tf.Session(executor="tvm")                       # pick one per session
-    register_executor("tvm", TvmExecutor(), default=True)   # or make it every session's
+    sess = tf.Session()                                     # the default: "tvm"
+    sess = tf.Session(executor="interpreter")               # pick one per session
+    register_executor("mine", MyExecutor(), default=True)   # or make it every session's
 
-The reference interpreter is the built-in executor (and the default until a compiled backend
-is made the default: `register_executor("tvm", TvmExecutor(), default=True)`).
+The default is the compiled TVM path (kernels for this machine's CPU); the numpy reference
+interpreter stays selectable by name. A compiled function's run-time errors (e.g. a symbolic
+dim bound to two sizes) are re-raised at the `Location` of the op that raised them.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Protocol, Union
+from typing import Any, Callable, Dict, List, Protocol, Union
 
 import numpy as np
 
 from mlir_lite.dialects.builtin import ModuleOp
+from mlir_lite.errors import ExecutionError
 
 __all__ = ["Executor", "InterpreterExecutor", "TvmExecutor", "register_executor", "get_executor",
            "EXECUTORS"]
@@ -48,11 +51,27 @@ class TvmExecutor:
 
     def compile(self, module: ModuleOp, func: str) -> Compiled:
         from mlir_lite.backends.tvm import compile_function
-        return compile_function(module, func)
+        return _located(compile_function(module, func), module[func])
+
+
+def _located(fn: Any, func_op: Any) -> Compiled:
+    """`fn`, whose run-time errors carry the op's Location instead of its text (the compiled
+    plan keeps locations as strings so that it can be saved)."""
+    locs = {str(op.loc): op.loc for op in func_op.walk() if op.loc is not None}
+
+    def run(*arrays: Any) -> List[np.ndarray]:
+        try:
+            return fn(*arrays)
+        except ExecutionError as e:
+            if isinstance(e.loc, str) and e.loc in locs:
+                raise ExecutionError(e.message, locs[e.loc]) from e
+            raise
+    run.compiled = fn  # type: ignore[attr-defined]  (kernels, plan, source for reports)
+    return run
 
 
 EXECUTORS: Dict[str, Executor] = {"interpreter": InterpreterExecutor(), "tvm": TvmExecutor()}
-_DEFAULT = ["interpreter"]
+_DEFAULT = ["tvm"]
 
 
 def register_executor(name: str, executor: Executor, default: bool = False) -> None:

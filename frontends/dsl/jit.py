@@ -9,8 +9,8 @@
     step(x, w); print(step.explain())
 
 The first call *traces* the function (it runs eagerly while every op is recorded into IR, see
-jit_trace.py), compiles each piece with an executor (the interpreter by default; the same seam
-as `tf.Session`, so a compiled backend plugs in with `register_executor`) and caches the result
+jit_trace.py), compiles each piece with an executor (the registry default, the TVM backend; the
+same seam as `tf.Session`: `executor="interpreter"` or `register_executor`) and caches the result
 under *guards*: the structure of the arguments and their Python scalar values, each tensor's
 dtype and shape. A later call whose arguments pass an entry's guards replays its pieces; the
 value a split tensor takes picks the next piece (a continuation not seen yet is traced then).

@@ -9,7 +9,7 @@ types, and shape errors, come from the op declaration), caches it per (op, attri
 types) and calls `RULES[op](op, *arrays)`, casting results to the declared element types as the
 interpreter does. `op_vjp` wraps the op in a one-op function, differentiates it with
 `mlir_lite.passes.autodiff.build_vjp`, keeps only the gradients, runs the pass pipeline and
-compiles it with an executor.
+compiles it with `VJP_EXECUTOR` (the interpreter, like the eager forward).
 """
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ _MAX_CACHE = 4096
 _OPS: "OrderedDict[Hashable, Operation]" = OrderedDict()
 _VJPS: "OrderedDict[Hashable, Callable[..., List[np.ndarray]]]" = OrderedDict()
 VJP_PIPELINE = "canonicalize,cse,dce"
+# The eager forward runs the interpreter's numpy rules, and so do the one-op VJPs: compiling
+# each through TVM made examples/cnn_eager.py ~3x slower per step (259 vs 90 ms), since these
+# functions are tiny. Sessions and @jit (whole graphs) use the registry default (tvm).
+VJP_EXECUTOR = "interpreter"
 
 
 def array_type(a: np.ndarray) -> TensorType:
@@ -112,4 +116,4 @@ def op_vjp(name: str, attrs: Dict[str, Any], arrays: Sequence[np.ndarray],
     ret.set_operands(list(ret.operands)[len(op.results):])
     vjp.update_type()
     run_pipeline(module, VJP_PIPELINE)
-    return _remember(_VJPS, key, get_executor().compile(module, "vjp"))
+    return _remember(_VJPS, key, get_executor(VJP_EXECUTOR).compile(module, "vjp"))

@@ -1,7 +1,7 @@
 """`Session`: runs parts of a graph. It owns the variables' values and a cache of compiled
 functions, one per signature.
 
-    sess = tf.Session()                          # executor: the default (see executor.py)
+    sess = tf.Session()                          # executor: the default, "tvm" (executor.py)
     sess.run(tf.global_variables_initializer())
     loss_v, _ = sess.run([loss, train_step], feed_dict={x: xs, y_: ys})
 
@@ -61,6 +61,17 @@ def _flatten(fetches: Any, flat: List[Any]) -> Callable[[List[Any]], Any]:
                    "them", user_location())
 
 
+def _fed_note(feeds: Dict[Tensor, np.ndarray], types: Dict[Tensor, TensorType]) -> str:
+    """Which fed placeholder bound which symbolic dim (the compiled kernels name the symbols)."""
+    parts = []
+    for t in sorted(feeds, key=lambda t: t.id):
+        dims = types[t].shape or ()
+        if any(type(d) is str for d in dims):
+            sym = ", ".join(str(d) for d in dims)
+            parts.append(f"{describe(t)} fed shape {tuple(feeds[t].shape)} as ({sym})")
+    return "; placeholders: " + "; ".join(parts) if parts else ""
+
+
 class Session:
     """Runs graph fetches; holds variable values and the compiled-function cache."""
 
@@ -113,7 +124,8 @@ class Session:
         try:
             outs = prog.fn(*args)
         except MlirLiteError as e:
-            raise DslError(f"running the graph failed: {e.message}", e.loc) from e
+            raise DslError(f"running the graph failed: {e.message}{_fed_note(feeds, types)}",
+                           e.loc) from e
         n_fetch = sum(1 for r in prog.fetch_results if r is not None)
         inputs = {id(a) for a in args}
         for v, new in zip(prog.updates, outs[n_fetch:]):
