@@ -8,9 +8,11 @@
 
 so `onnx.backend.test.BackendTest(mlir_lite.backend.MlirLiteBackend)` runs the ONNX project's
 own test suite against mlir-lite. What executes the imported module is an *executor*, chosen
-with `executor=`: `"interpreter"` (the reference interpreter, the default for now) is built in;
-a compiled path registers itself with `register_executor("tvm", factory)` and can then be named
-(and later made the default for device "CPU").
+with `executor=`: `"interpreter"` (the reference interpreter, the default on "CPU") is built in;
+`"tvm"` compiles the module at -O2 with TVM (`mlir_lite.backends.tvm`, loaded on first use) for
+this CPU or, on device "CUDA", for the GPU. Other compiled paths register themselves with
+`register_executor(name, factory)`. "CUDA" is supported only where TVM finds a CUDA device; it
+runs the "tvm" executor by default.
 """
 from __future__ import annotations
 
@@ -27,11 +29,13 @@ from .errors import ExecutionError
 __all__ = ["MlirLiteBackend", "MlirLiteRep", "prepare", "run_model", "run_node",
            "supports_device", "register_executor", "EXECUTORS", "DEFAULT_EXECUTOR"]
 
-# An executor factory takes the imported module and returns `f(*arrays) -> list of arrays`.
-ExecutorFactory = Callable[[ModuleOp], Callable[..., List[np.ndarray]]]
+# An executor factory takes the imported module and returns `f(*arrays) -> list of arrays`;
+# one registered for devices other than "CPU" also takes `device=` (see `register_executor`).
+ExecutorFactory = Callable[..., Callable[..., List[np.ndarray]]]
 
-DEVICES = ("CPU",)
+DEVICES = ("CPU", "CUDA")
 DEFAULT_EXECUTOR = "interpreter"
+DEFAULT_EXECUTOR_OF: Dict[str, str] = {"CPU": DEFAULT_EXECUTOR, "CUDA": "tvm"}
 
 
 def _interpreter(module: ModuleOp) -> Callable[..., List[np.ndarray]]:
@@ -41,21 +45,34 @@ def _interpreter(module: ModuleOp) -> Callable[..., List[np.ndarray]]:
 
 
 EXECUTORS: Dict[str, ExecutorFactory] = {"interpreter": _interpreter}
+EXECUTOR_DEVICES: Dict[str, Tuple[str, ...]] = {"interpreter": ("CPU",)}
 
 
-def register_executor(name: str, factory: ExecutorFactory) -> None:
-    """Make `executor=name` available to `prepare` (e.g. a compiled TVM path)."""
+def register_executor(name: str, factory: ExecutorFactory,
+                      devices: Sequence[str] = ("CPU",)) -> None:
+    """Make `executor=name` available to `prepare` (e.g. a compiled TVM path) on `devices`;
+    for a device other than "CPU" the factory is called as `factory(module, device=device)`."""
     EXECUTORS[name] = factory
+    EXECUTOR_DEVICES[name] = tuple(d.upper() for d in devices)
 
 
-def _compiled_cpu(module: ModuleOp) -> Callable[..., List[np.ndarray]]:
-    """The compiled path: TVM kernels for this CPU (`mlir_lite.backends.tvm`, imported on first
-    use, so that the interpreter path never loads TVM)."""
+def _compiled(module: ModuleOp, device: str = "CPU") -> Callable[..., List[np.ndarray]]:
+    """The compiled path: TVM kernels at -O2 for this CPU or for CUDA (`mlir_lite.backends.tvm`,
+    imported on first use, so that the interpreter path never loads TVM)."""
     from .backends.tvm.driver import backend_executor
-    return backend_executor(module, "cpu")
+    return backend_executor(module, "cuda" if device == "CUDA" else "cpu", opt_level=2)
 
 
-register_executor("tvm", _compiled_cpu)
+register_executor("tvm", _compiled, devices=("CPU", "CUDA"))
+
+
+def _cuda_present() -> bool:
+    """Whether TVM (loaded only for this question) finds a CUDA device."""
+    try:
+        import tvm
+        return bool(tvm.cuda(0).exist)
+    except Exception:  # noqa: BLE001 - no TVM or no CUDA runtime: no device
+        return False
 
 
 def _graph_inputs(model: ModelProto) -> List[onnx.ValueInfoProto]:
@@ -111,17 +128,22 @@ class MlirLiteBackend(Backend):
 
     @classmethod
     def prepare(cls, model: Union[ModelProto, bytes, str], device: str = "CPU",
-                executor: str = DEFAULT_EXECUTOR, **kwargs: Any) -> MlirLiteRep:
+                executor: Optional[str] = None, **kwargs: Any) -> MlirLiteRep:
         """Import `model` (a ModelProto, bytes or path) and make it runnable. Import errors are
-        raised as they are (`UnsupportedOpError` lists every unsupported node). Other keyword
-        arguments go to `import_onnx` (e.g. `max_tensor_bytes`)."""
+        raised as they are (`UnsupportedOpError` lists every unsupported node). `executor`
+        defaults to "interpreter" on "CPU" and "tvm" on "CUDA". Other keyword arguments go to
+        `import_onnx` (e.g. `max_tensor_bytes`)."""
         if not cls.supports_device(device):
-            raise ValueError(f"mlir-lite backend: device {device!r} is not supported "
-                             f"(supported: {', '.join(DEVICES)})")
+            raise ValueError(f"mlir-lite backend: device {device!r} is not supported here "
+                             f"(known: {', '.join(DEVICES)}; CUDA needs a CUDA device)")
+        dev = _device_kind(device)
+        executor = executor or DEFAULT_EXECUTOR_OF[dev]
         factory = EXECUTORS.get(executor)
         if factory is None:
             raise ValueError(f"mlir-lite backend: unknown executor {executor!r} (registered: "
                              f"{', '.join(sorted(EXECUTORS))})")
+        if dev not in EXECUTOR_DEVICES.get(executor, ("CPU",)):
+            raise ValueError(f"mlir-lite backend: executor {executor!r} does not run on {dev}")
         from .frontends.onnx import import_onnx
         opts = {k: v for k, v in kwargs.items() if k in ("max_tensor_bytes", "verify")}
         module = import_onnx(model, **opts)
@@ -131,7 +153,8 @@ class MlirLiteBackend(Backend):
                 onnx.load(model, load_external_data=False)
         ins = [vi.name for vi in _graph_inputs(proto)]
         outs = [vi.name for vi in proto.graph.output]
-        return MlirLiteRep(module, ins, outs, factory(module), executor)
+        fn = factory(module) if dev == "CPU" else factory(module, device=dev)
+        return MlirLiteRep(module, ins, outs, fn, executor)
 
     @classmethod
     def run_model(cls, model: ModelProto, inputs: Any, device: str = "CPU",
@@ -178,7 +201,13 @@ class MlirLiteBackend(Backend):
 
     @classmethod
     def supports_device(cls, device: str) -> bool:
-        return str(device).upper().split(":")[0] in DEVICES
+        """"CPU" always; "CUDA" only where a CUDA device is present (asks TVM)."""
+        dev = _device_kind(device)
+        return dev == "CPU" or (dev == "CUDA" and _cuda_present())
+
+
+def _device_kind(device: str) -> str:
+    return str(device).upper().split(":")[0]
 
 
 def _typed_outputs(model: ModelProto) -> ModelProto:

@@ -57,8 +57,13 @@ def load(t: te.Tensor, idx: Sequence[Any]) -> PrimExpr:
 
 
 def tvm_dtype(el: ElementType) -> str:
-    """The TVM dtype string of an element type (`f32` -> `float32`, `i1` -> `bool`)."""
-    return _DTYPES[el.name]
+    """The TVM dtype string of an element type (`f32` -> `float32`, `i1` -> `bool`); a
+    CompileError for the types the backend has no dtype for (8/4-bit floats, 2/4-bit ints)."""
+    dt = _DTYPES.get(el.name)
+    if dt is None:
+        from mlir_lite.errors import CompileError
+        raise CompileError(f"element type {el.name} is not supported by the TVM backend")
+    return dt
 
 
 def lower(*names: str, kind: str = "injective") -> Callable[[Rule], Rule]:

@@ -91,19 +91,27 @@ def compare(ref: Sequence[Any], outs: Sequence[Any], rtol: float, atol: float) -
     return {"status": "fail", "reason": "outputs differ"}
 
 
-def run_case(case: Case) -> Dict[str, Any]:
-    """Import, run and compare one case; never raises."""
+def run_case(case: Case, executor: str = "interpreter") -> Dict[str, Any]:
+    """Import, run (with `mlir_lite.backend`'s `executor`) and compare one case; never raises.
+    With the compiled executor ("tvm"), a CompileError (e.g. an op without a lowering rule)
+    counts as *unsupported*."""
     from mlir_lite import backend
-    from mlir_lite.errors import MlirLiteError, OnnxImportError, UnsupportedOpError
+    from mlir_lite.errors import (CompileError, MlirLiteError, OnnxImportError,
+                                   UnsupportedOpError)
     t0 = time.perf_counter()
     try:
         model, data_sets = load_data(case)
     except Exception as e:  # noqa: BLE001
         return {"status": "error", "reason": _short(f"loading the case: {type(e).__name__}: {e}")}
     try:
-        rep = backend.prepare(model, "CPU")
+        rep = backend.prepare(model, "CPU", executor=executor)
     except UnsupportedOpError as e:
         return {"status": "unsupported", "reason": _unsupported_reason(e.message)}
+    except CompileError as e:
+        if "no TVM lowering" in e.message:
+            return {"status": "unsupported",
+                    "reason": _short(f"compile: {e.message.split(' (', 1)[0]}")}
+        return {"status": "error", "reason": _short(f"compile: {e.message}")}
     except OnnxImportError as e:
         return {"status": "error", "reason": _short(f"import: {e.message}")}
     except MlirLiteError as e:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter, defaultdict
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import onnx
 
@@ -39,15 +39,22 @@ def _reasons(items: List[Dict[str, Any]], limit: int = 3) -> str:
 
 
 def render_markdown(cases: Sequence[Case], results: Dict[str, Dict[str, Any]], *,
-                    wall_s: float, jobs: int, timeout: float, executor: str = "interpreter"
-                    ) -> str:
+                    wall_s: float, jobs: int, timeout: float, executor: str = "interpreter",
+                    compiled: Optional[Dict[str, Dict[str, Any]]] = None) -> str:
+    """The report; `compiled` (results of executor "tvm", by case key) adds its counts beside
+    the interpreter's."""
     tot = totals(cases, results)
+    ctot = totals(cases, compiled) if compiled is not None else None
     now = datetime.datetime.now().strftime("%Y-%m-%d")
     lines = [
         "# ONNX backend conformance",
         "",
         f"Measured with `python -m tests.conformance.runner` on {now}: onnx {onnx.__version__}, "
-        f"`mlir_lite.backend` with executor `{executor}`, {jobs} worker process(es), "
+        f"`mlir_lite.backend` with executor `{executor}`"
+        + (" and, beside it, executor `tvm` (`--compiled`: the module compiled at -O2 by "
+           "TVM for this CPU; a case with an op that has no TVM lowering counts as "
+           "unsupported)" if compiled is not None else "")
+        + f", {jobs} worker process(es), "
         f"{timeout:g} s per case ({5 * timeout:g} s for a light CNN); wall time {wall_s:.0f} s.",
         "",
         "Each case runs in a worker process (restarted after a crash or timeout). Outputs are "
@@ -69,16 +76,20 @@ def render_markdown(cases: Sequence[Case], results: Dict[str, Dict[str, Any]], *
         "",
         "## Totals",
         "",
-        "| suite | total | pass | fail | unsupported | error | of which out of scope |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| suite | total | pass | fail | unsupported | error | of which out of scope |"
+        + (" tvm pass | tvm fail | tvm unsupported | tvm error |" if ctot else ""),
+        "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" * 4 if ctot else ""),
     ]
+    keys = ("total", "pass", "fail", "unsupported", "error", "out_of_scope")
+    ckeys = ("pass", "fail", "unsupported", "error")
     for s, t in tot.items():
+        extra = "".join(f" {ctot[s][k]} |" for k in ckeys) if ctot else ""
         lines.append(f"| {s} | {t['total']} | {t['pass']} | {t['fail']} | {t['unsupported']} | "
-                     f"{t['error']} | {t['out_of_scope']} |")
-    grand = {k: sum(t[k] for t in tot.values()) for k in ("total", "pass", "fail", "unsupported",
-                                                         "error", "out_of_scope")}
+                     f"{t['error']} | {t['out_of_scope']} |{extra}")
+    grand = {k: sum(t[k] for t in tot.values()) for k in keys}
+    extra = "".join(f" {sum(t[k] for t in ctot.values())} |" for k in ckeys) if ctot else ""
     lines.append(f"| **all** | {grand['total']} | {grand['pass']} | {grand['fail']} | "
-                 f"{grand['unsupported']} | {grand['error']} | {grand['out_of_scope']} |")
+                 f"{grand['unsupported']} | {grand['error']} | {grand['out_of_scope']} |{extra}")
 
     scoped = [c for c in cases if c.scope is not None]
     lines += ["", "## Out of scope", "",
@@ -99,8 +110,10 @@ def render_markdown(cases: Sequence[Case], results: Dict[str, Dict[str, Any]], *
         lines += ["", "## Node suite, per operator", "",
                   "Cases include the `_expanded` variants (the op's function body), counted "
                   "under the op they expand. Reasons: the most frequent, with counts.", "",
-                  "| op | cases | pass | fail | unsupported | error | reasons |",
-                  "|---|---:|---:|---:|---:|---:|---|"]
+                  "| op | cases | pass | fail | unsupported | error | reasons |"
+                  + (" tvm pass | tvm reasons |" if compiled is not None else ""),
+                  "|---|---:|---:|---:|---:|---:|---|" + ("---:|---|" if compiled is not None
+                                                         else "")]
         by_op: Dict[str, List[Case]] = defaultdict(list)
         for c in node:
             by_op[c.op].append(c)
@@ -108,8 +121,13 @@ def render_markdown(cases: Sequence[Case], results: Dict[str, Dict[str, Any]], *
             rs = [results[c.key] for c in cs]
             n = Counter(r["status"] for r in rs)
             scope = " (out of scope)" if all(c.scope for c in cs) else ""
+            extra = ""
+            if compiled is not None:
+                crs = [compiled[c.key] for c in cs]
+                cpass = sum(r["status"] == "pass" for r in crs)
+                extra = f" {cpass} | {_reasons(crs, limit=2)} |"
             lines.append(f"| {_cell(op)}{scope} | {len(cs)} | {n['pass']} | {n['fail']} | "
-                         f"{n['unsupported']} | {n['error']} | {_reasons(rs)} |")
+                         f"{n['unsupported']} | {n['error']} | {_reasons(rs)} |{extra}")
 
     others = [c for c in cases if c.suite != "node"]
     if others:

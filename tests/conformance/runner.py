@@ -5,10 +5,13 @@ through `mlir_lite.backend` in isolated worker processes, summarised in CONFORMA
     python -m tests.conformance.runner --suite node --jobs 2 --timeout 60 --json
     python -m tests.conformance.runner --filter 'test_conv' --out - --verbose
     python -m tests.conformance.runner --update-expected       # rewrite expected_pass.txt
+    python -m tests.conformance.runner --compiled --jobs 1      # + the TVM path, side by side
 
 `--json` prints `{"suite": {"total": N, "pass": N, "fail": N, "unsupported": N, "error": N,
-"out_of_scope": N}, ...}`. The case list comes from `cases.py`, one case is run and classified by
-`execute.py`, the process pool is `pool.py` and the report `report.py`.
+"out_of_scope": N}, ...}` (with `--compiled`, each suite also has `"tvm": {...}`, the same counts
+for executor "tvm": the module compiled at -O2 for this CPU). The case list comes from
+`cases.py`, one case is run and classified by `execute.py`, the process pool is `pool.py` and
+the report `report.py`.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ class RunResult:
     jobs: int
     timeout: float
     restarts: int
+    compiled: Optional[Dict[str, Dict[str, Any]]] = None  # results of executor "tvm", if run
 
     def totals(self) -> Dict[str, Dict[str, int]]:
         return totals(self.cases, self.results)
@@ -55,15 +59,19 @@ class RunResult:
 
     def markdown(self) -> str:
         return render_markdown(self.cases, self.results, wall_s=self.wall_s, jobs=self.jobs,
-                               timeout=self.timeout)
+                               timeout=self.timeout, compiled=self.compiled)
 
 
 def run_conformance(suites: Sequence[str] = SUITES, *, jobs: int = 2, timeout: float = 60.0,
                     name_filter: Optional[str] = None, mem_limit: Optional[int] = DEFAULT_MEM_LIMIT,
-                    progress: Optional[Callable[[Case, Dict[str, Any], int, int], None]] = None
-                    ) -> RunResult:
-    """Collect and run the cases of `suites` (optionally only names matching `name_filter`)."""
+                    progress: Optional[Callable[[Case, Dict[str, Any], int, int], None]] = None,
+                    compiled: bool = False) -> RunResult:
+    """Collect and run the cases of `suites` (optionally only names matching `name_filter`);
+    with `compiled`, every case also runs through executor "tvm" (a task of its own)."""
     t0 = time.monotonic()
+    if compiled:
+        import mlir_lite.backends.tvm.driver  # noqa: F401  (TVM and the passes loaded once,
+        import mlir_lite.passes.registry  # noqa: F401   before forking)
     import mlir_lite.backend  # noqa: F401  (imported before forking: warm workers)
     import mlir_lite.frontends.onnx  # noqa: F401
     import mlir_lite.interpreter  # noqa: F401
@@ -72,15 +80,20 @@ def run_conformance(suites: Sequence[str] = SUITES, *, jobs: int = 2, timeout: f
     if name_filter:
         pat = re.compile(name_filter)
         cases = [c for c in cases if pat.search(c.key)]
-    order = sorted(range(len(cases)), key=lambda i: -cases[i].cost)
-    pool = WorkerPool(lambda i: run_case(cases[i]), jobs=jobs,
-                      timeout=lambda i: timeout * cases[i].timeout_scale, mem_limit=mem_limit)
-    results: Dict[str, Dict[str, Any]] = {}
-    for done, (i, res) in enumerate(pool.run(order), 1):
-        results[cases[i].key] = res
+    execs = ("interpreter", "tvm") if compiled else ("interpreter",)
+    ne = len(execs)  # task t: case t // ne with executor execs[t % ne]
+    order = sorted(range(len(cases) * ne), key=lambda t: -cases[t // ne].cost)
+    pool = WorkerPool(lambda t: run_case(cases[t // ne], execs[t % ne]), jobs=jobs,
+                      timeout=lambda t: timeout * cases[t // ne].timeout_scale,
+                      mem_limit=mem_limit)
+    results: Dict[str, Dict[str, Dict[str, Any]]] = {e: {} for e in execs}
+    for done, (t, res) in enumerate(pool.run(order), 1):
+        case = cases[t // ne]
+        results[execs[t % ne]][case.key] = res
         if progress is not None:
-            progress(cases[i], res, done, len(cases))
-    return RunResult(cases, results, time.monotonic() - t0, jobs, timeout, pool.restarts)
+            progress(case, res, done, len(order))
+    return RunResult(cases, results["interpreter"], time.monotonic() - t0, jobs, timeout,
+                     pool.restarts, results.get("tvm"))
 
 
 # -- the expectation file -------------------------------------------------------------------------
@@ -131,6 +144,9 @@ def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--mem-limit-gb", type=float, default=DEFAULT_MEM_LIMIT / (1 << 30),
                    help="address-space cap per worker (default 8)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every case as it ends")
+    p.add_argument("--compiled", action="store_true",
+                   help="also run every case through executor \"tvm\" (compiled at -O2 for "
+                        "this CPU) and report its counts beside the interpreter's; slow")
     return p.parse_args(argv)
 
 
@@ -151,26 +167,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     run = run_conformance(suites, jobs=args.jobs, timeout=args.timeout, name_filter=args.filter,
                           mem_limit=int(args.mem_limit_gb * (1 << 30)) or None,
-                          progress=progress)
+                          progress=progress, compiled=args.compiled)
     if args.out and args.out != "-":
         with open(args.out, "w") as f:
             f.write(run.markdown())
     if args.results:
         with open(args.results, "w") as f:
-            json.dump({k: run.results[k] for k in sorted(run.results)}, f, indent=1)
+            json.dump({k: dict(run.results[k], **({"tvm": run.compiled[k]} if run.compiled
+                                                    else {})) for k in sorted(run.results)},
+                      f, indent=1)
     if args.update_expected:
         if args.filter or set(suites) != set(SUITES):
             print("--update-expected needs every suite and no --filter", file=sys.stderr)
             return 2
         write_expected(run.passing())
     tot = run.totals()
+    ctot = totals(run.cases, run.compiled) if run.compiled is not None else {}
     if args.json:
+        for suite, t in ctot.items():
+            tot[suite]["tvm"] = t  # type: ignore[assignment]
         print(json.dumps(tot, indent=1))
     else:
         for s, t in tot.items():
             print(f"{s:<18} {t['pass']:>5} / {t['total']:<5} pass  ({t['fail']} fail, "
                   f"{t['unsupported']} unsupported, {t['error']} error; "
                   f"{t['out_of_scope']} out of scope)")
+            if s in ctot:
+                c = ctot[s]
+                print(f"{'  compiled (tvm)':<18} {c['pass']:>5} / {c['total']:<5} pass  "
+                      f"({c['fail']} fail, {c['unsupported']} unsupported, {c['error']} error)")
         print(f"wall time {run.wall_s:.1f} s, {run.restarts} worker restart(s)")
     return 0
 

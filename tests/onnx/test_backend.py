@@ -35,7 +35,16 @@ def _expected(x):
 
 def test_backend_is_an_onnx_backend() -> None:
     assert issubclass(backend.MlirLiteBackend, Backend)
-    assert backend.supports_device("CPU") and not backend.supports_device("CUDA")
+    assert backend.supports_device("CPU") and not backend.supports_device("TPU")
+    try:
+        import tvm
+        has_gpu = bool(tvm.cuda(0).exist)
+    except ImportError:
+        has_gpu = False
+    assert backend.supports_device("CUDA") == has_gpu  # honest: only with a CUDA device
+    if not has_gpu:
+        with pytest.raises(ValueError, match="CUDA needs a CUDA device"):
+            backend.prepare(_model(), "CUDA")
 
 
 def test_prepare_and_run_match_inputs_and_order_outputs() -> None:
