@@ -1,17 +1,17 @@
 """Lowering rules for more indexing and layout ops: scatter_elements, scatter_nd, gather_nd,
 one_hot, topk, cumsum, trilu, depth_to_space and space_to_depth.
 
-Everything is a plain `te.compute` (no extern IR), so the generic schedules apply. A scatter is
-computed from the output side: each output element scans the updates that may land on it (along
-the axis for scatter_elements, over all update rows for scatter_nd), so it costs O(out * n)
-rather than O(n), which is fine for the sizes training steps give. With reduction "none" the last
-matching update wins, as numpy (and the interpreter) do. Index reads are clamped and reported
-through error flags (`ctx.add_check`), as in `rules_shape.py`. topk ranks each element with an
-O(n^2) count along the axis; cumsum is an O(n^2) masked sum along the axis.
+The scatters are linear-time `te.extern` kernels (scatter_ir.py: copy the data, then one loop
+over the updates; for reduction "none" the last update of an element wins, as numpy and the
+interpreter do); they are kind "scatter", which the generic CPU schedule handles. Everything
+else is a plain `te.compute`, so the generic schedules apply. Index reads are clamped (the
+scatters skip bad indices) and reported through error flags (`ctx.add_check`), as in
+`rules_shape.py`. topk ranks each element with an O(n^2) count along the axis; cumsum is an
+O(n^2) masked sum along the axis.
 """
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from typing import List, Sequence
 
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
@@ -19,8 +19,9 @@ from tvm.ir.expr import Expr as PrimExpr
 from mlir_lite.core import Operation
 from mlir_lite.dialects.ml._shape_infer import norm_axis
 
-from .lower import LowerContext, dtype_of, load, lower
+from .lower import LowerContext, dtype_of, load, lower, same_dim
 from .rules_shape import _bad_index, _checked_index
+from .scatter_ir import scatter_elements_ir, scatter_nd_ir
 
 __all__: List[str] = []
 
@@ -37,49 +38,12 @@ def _wrap(i: Expr, d: Expr) -> Expr:
     return tirx.Select(i < _i64(0), i + d, i)
 
 
-def _lowest(dtype: str) -> Expr:
-    if dtype.startswith("float"):
-        return tirx.const(float("-inf"), dtype)
-    return tirx.min_value(dtype)
-
-
-def _highest(dtype: str) -> Expr:
-    if dtype.startswith("float"):
-        return tirx.const(float("inf"), dtype)
-    return tirx.max_value(dtype)
-
-
-_PROD = te.comm_reducer(lambda p, q: p * q, lambda t: tirx.const(1, t), name="prod")
-
-
-def _combine(red: str, cur: Expr, acc: Expr) -> Expr:
-    if red == "add":
-        return cur + acc
-    if red == "mul":
-        return cur * acc
-    if red == "max":
-        return tirx.max(cur, acc)
-    return tirx.min(cur, acc)
-
-
-def _reduce_updates(red: str, match: Expr, upd: Expr, axes: Sequence[Any]) -> Expr:
-    """The `red` combination of the updates that match (its identity where none does)."""
-    dt = dtype_of(upd)
-    if red == "add":
-        return te.sum(tirx.Select(match, upd, tirx.const(0, dt)), axis=list(axes))
-    if red == "mul":
-        return _PROD(tirx.Select(match, upd, tirx.const(1, dt)), axis=list(axes))
-    if red == "max":
-        return te.max(tirx.Select(match, upd, _lowest(dt)), axis=list(axes))
-    return te.min(tirx.Select(match, upd, _highest(dt)), axis=list(axes))
-
-
 def _check_reduction(red: str) -> None:
     if red not in ("none", "add", "mul", "max", "min"):
         raise NotImplementedError(f"scatter reduction {red!r}")
 
 
-@lower("ml.scatter_elements", kind="reduction")
+@lower("ml.scatter_elements", kind="scatter")
 def _scatter_elements(ctx: LowerContext, op: Operation, data: te.Tensor, idx: te.Tensor,
                       upd: te.Tensor) -> te.Tensor:
     rank = len(data.shape)
@@ -87,104 +51,38 @@ def _scatter_elements(ctx: LowerContext, op: Operation, data: te.Tensor, idx: te
     red = op.attr("reduction")
     _check_reduction(red)
     d = data.shape[axis]
-    n = idx.shape[axis]
     ctx.add_check(lambda *j: _bad_index(idx[j], d), idx.shape,
                   f"{op.name}: an index is out of range for axis {axis}")
     for a in range(rank):
         if a != axis:
             ctx.add_check(lambda a=a: idx.shape[a] > data.shape[a], [],
                           f"{op.name}: indices dim {a} exceeds the data dim")
-
-    def inside(o: Sequence[Expr]) -> Expr:
-        conds = [o[a] < idx.shape[a] for a in range(rank) if a != axis]
-        return tirx.all(*conds) if conds else tirx.const(True, "bool")
-
-    def at(o: Sequence[Expr], j: Expr) -> tuple:
-        """The indices/updates position j along the axis, for output position o (clamped)."""
-        return tuple(j if a == axis else tirx.min(o[a], idx.shape[a] - _i64(1))
-                     for a in range(rank))
-
-    def matches(o: Sequence[Expr], j: Expr) -> Expr:
-        return tirx.all(inside(o), _wrap(idx[at(o, j)], d) == o[axis].astype("int64"))
-
-    if red == "none":
-        def last(*o: Expr) -> Expr:
-            j = te.reduce_axis((0, n), name="j")
-            return te.max(tirx.Select(matches(o, j), j.astype("int64"), _i64(-1)), axis=j)
-        src = te.compute(data.shape, last, name=ctx.name("scatter_src"))
-
-        def pick(*o: Expr) -> Expr:
-            j = src[o]
-            return tirx.Select(j >= _i64(0), upd[at(o, tirx.max(j, _i64(0)))], data[o])
-        return te.compute(data.shape, pick, name=ctx.name("scatter_elements"))
-
-    def reduced(*o: Expr) -> Expr:
-        j = te.reduce_axis((0, n), name="j")
-        return _reduce_updates(red, matches(o, j), upd[at(o, j)], [j])
-    acc = te.compute(data.shape, reduced, name=ctx.name("scatter_acc"))
-    return te.compute(data.shape, lambda *o: _combine(red, data[o], acc[o]),
-                      name=ctx.name("scatter_elements"))
+        if not same_dim(idx.shape[a], upd.shape[a]):
+            ctx.add_check(lambda a=a: idx.shape[a] != upd.shape[a], [],
+                          f"{op.name}: updates dim {a} differs from the indices dim")
+    return scatter_elements_ir(data, idx, upd, axis, red, ctx.name("scatter_elements"))
 
 
-@lower("ml.scatter_nd", kind="reduction")
+@lower("ml.scatter_nd", kind="scatter")
 def _scatter_nd(ctx: LowerContext, op: Operation, data: te.Tensor, idx: te.Tensor,
                 upd: te.Tensor) -> te.Tensor:
     red = op.attr("reduction")
     _check_reduction(red)
     kdim = idx.shape[-1]
-    if not isinstance(kdim, tirx.IntImm):
-        raise NotImplementedError("scatter_nd needs a static last dim of indices")
+    if not isinstance(kdim, tirx.IntImm) or not 1 <= int(kdim) <= len(data.shape):
+        raise NotImplementedError("scatter_nd needs a static last dim of indices in [1, rank]")
     k = int(kdim)
     rows = list(idx.shape[:-1])
     for j in range(k):
         dj = data.shape[j]
         ctx.add_check(lambda *r, j=j, dj=dj: _bad_index(idx[tuple(r) + (_i64(j),)], dj), rows,
                       f"{op.name}: an index is out of range for axis {j}")
-
-    def match(o: Sequence[Expr], r: Sequence[Expr]) -> Expr:
-        return tirx.all(*[_wrap(idx[tuple(r) + (_i64(j),)], data.shape[j])
-                          == o[j].astype("int64") for j in range(k)])
-
-    def upd_at(o: Sequence[Expr], r: Sequence[Expr]) -> Expr:
-        return load(upd, list(r) + list(o[k:]))
-
-    if red == "none":
-        strides: List[Expr] = []
-        s: Any = _i64(1)
-        for dim in reversed(rows):
-            strides.insert(0, s)
-            s = s * dim
-
-        def last(*o: Expr) -> Expr:
-            r = [te.reduce_axis((0, dim), name=f"r{i}") for i, dim in enumerate(rows)]
-            lin: Any = _i64(0)
-            for ri, st in zip(r, strides):
-                lin = lin + ri.astype("int64") * st
-            if not r:
-                return tirx.Select(match(o, []), _i64(0), _i64(-1))
-            return te.max(tirx.Select(match(o, r), lin, _i64(-1)), axis=r)
-        src = te.compute(data.shape, last, name=ctx.name("scatter_src"))
-
-        def pick(*o: Expr) -> Expr:
-            lin = tirx.max(src[o], _i64(0))
-            r = [tirx.floormod(tirx.floordiv(lin, st), dim) for st, dim in zip(strides, rows)]
-            return tirx.Select(src[o] >= _i64(0), upd_at(o, r), data[o])
-        return te.compute(data.shape, pick, name=ctx.name("scatter_nd"))
-
-    def reduced(*o: Expr) -> Expr:
-        r = [te.reduce_axis((0, dim), name=f"r{i}") for i, dim in enumerate(rows)]
-        if not r:
-            return tirx.Select(match(o, []), upd_at(o, []),
-                               _reduce_identity(red, data.dtype))
-        return _reduce_updates(red, match(o, r), upd_at(o, r), r)
-    acc = te.compute(data.shape, reduced, name=ctx.name("scatter_acc"))
-    return te.compute(data.shape, lambda *o: _combine(red, data[o], acc[o]),
-                      name=ctx.name("scatter_nd"))
-
-
-def _reduce_identity(red: str, dt: str) -> Expr:
-    return {"add": lambda: tirx.const(0, dt), "mul": lambda: tirx.const(1, dt),
-            "max": lambda: _lowest(dt), "min": lambda: _highest(dt)}[red]()
+    want = rows + list(data.shape[k:])
+    for a, (w, u) in enumerate(zip(want, upd.shape)):
+        if not same_dim(w, u):
+            ctx.add_check(lambda w=w, u=u: w != u, [],
+                          f"{op.name}: updates dim {a} differs from indices/data")
+    return scatter_nd_ir(data, idx, upd, k, red, ctx.name("scatter_nd"))
 
 
 @lower("ml.gather_nd")
