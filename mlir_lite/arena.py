@@ -1,119 +1,140 @@
-"""The runtime memory plan of an execution plan: intermediate buffers packed into one arena.
+"""The arena plan an execution plan carries: which buffers share memory, and where they go.
 
-    lives = arena_lifetimes(plan)                 # once per plan: which buffers, and when
-    layout = pack_arena(lives, nbytes_of_buffer)   # per shape bucket (a binding of the symbols)
-    layout.arena_bytes, layout.offsets[bid]
+    ap = ArenaPlan((Variant(groups, lives, sizes, offsets, arena_bytes), ...))  # by the compiler
+    variant, arena_bytes, offsets = ap.choose(sizes_of_groups)   # for one binding of the dims
+    arena, offsets = pack(sizes, lives)                           # the packing itself
 
-The buffers planned are the intermediates (`temp` buffers of static size for the binding) that
-only top-level kernel calls and views touch; views share their source's allocation and extend
-its lifetime. Not planned (allocated on their own, as before): inputs, constants, outputs (the
-caller gets them), buffers that control-flow steps touch (they may outlive the step through a
-result), buffers sized inside loops (`dynamic`), and bool/bfloat16 buffers (numpy exports them
-poorly). A buffer is live from the first step that touches it to the last, both included, so a
-kernel never writes over one of its own inputs. Packing is greedy, largest first, at the
-lowest 64-byte-aligned offset free for the buffer's whole lifetime (best fit among the gaps).
-This needs only numpy and the standard library (it runs in the artifact runtime).
+The compiler (`passes/memory_plan.py`) decides the allocations: each group is one allocation
+shared by a value, the views of it and the values written in place of it, live over
+`lives[g]` = (first, last) step. Its sizes depend on the symbolic dims, so the compiler packs
+them for the binding it knows (`dims`; all of them for a static model) and records the offsets;
+for another binding the runtime packs the same groups with the same function `pack` (per shape
+bucket, cached), which gives the offsets that `plan_memory(func, dims)` gives for it. A plan
+may hold variants (concats written over their first operand or not): the smallest arena for
+the binding wins, as in `plan_memory`.
+
+`pack` is greedy with a best-fit gap search (the smallest gap among the allocations live at the
+same time), tried in a few orders (size, lifetime length, size x length, start); the smallest
+arena wins, ties to the first order. Sizes are in bytes, already aligned by the caller.
+This needs only the standard library (it runs in the artifact runtime).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-__all__ = ["ALIGNMENT", "ArenaLayout", "arena_lifetimes", "pack_arena", "live_peak_bytes"]
+__all__ = ["ALIGNMENT", "ArenaPlan", "Variant", "align", "pack", "arena_plan_to_json",
+           "arena_plan_from_json"]
 
 ALIGNMENT = 64
-_SKIP_DTYPES = frozenset({"bool", "bfloat16"})
 
 
-@dataclass
-class ArenaLayout:
-    """Offsets (bytes) of the planned buffers in one arena of `arena_bytes`."""
-
-    arena_bytes: int
-    offsets: Dict[int, int] = field(default_factory=dict)
-    sizes: Dict[int, int] = field(default_factory=dict)       # aligned bytes per buffer
-    lives: Dict[int, Tuple[int, int]] = field(default_factory=dict)
+def align(n: int, a: int = ALIGNMENT) -> int:
+    """`n` rounded up to a multiple of `a`; an empty buffer still gets `a` bytes."""
+    return (max(n, 1) + a - 1) // a * a
 
 
-def _touched(step: Any) -> List[int]:
-    """Every buffer id a step (and the steps nested in it) names."""
-    out: List[int] = []
-    for name, val in vars(step).items():
-        if name in ("symbol", "scalars", "op", "loc", "n_scan", "lb", "ub", "step"):
-            continue
-        if name == "checks":
-            out.extend(fid for fid, _ in val)
-        elif isinstance(val, int) and not isinstance(val, bool):
-            out.append(val)
-        elif isinstance(val, tuple):
-            for v in val:
-                if isinstance(v, int) and not isinstance(v, bool):
-                    out.append(v)
-                elif hasattr(v, "__dataclass_fields__"):
-                    out.extend(_touched(v))
-    return out
+def _place(sizes: Sequence[int], lives: Sequence[Tuple[int, int]],
+           order: Sequence[int]) -> Tuple[int, List[int]]:
+    placed: List[Tuple[int, int, int, int]] = []  # offset, end, first, last
+    offsets = [0] * len(sizes)
+    arena = 0
+    for i in order:
+        first, last = lives[i]
+        busy = sorted(p for p in placed if not (p[3] < first or last < p[2]))
+        best: Optional[Tuple[int, int]] = None
+        end = 0
+        for off, stop, _, _ in busy:
+            gap = off - end
+            if gap >= sizes[i] and (best is None or gap < best[1]):
+                best = (end, gap)
+            end = max(end, stop)
+        off = best[0] if best is not None else end
+        placed.append((off, off + sizes[i], first, last))
+        offsets[i] = off
+        arena = max(arena, off + sizes[i])
+    return arena, offsets
 
 
-def arena_lifetimes(plan: Any) -> Dict[int, Tuple[int, int]]:
-    """The arena-planned buffers of `plan` (roots of view chains) and their (first, last) step."""
-    from .plan import KernelCall, ViewStep  # noqa: PLC0415 - plan imports this module lazily
-    root: Dict[int, int] = {}
-    excluded = set(plan.outputs) | set(plan.inputs)
-    life: Dict[int, List[int]] = {}
-    for t, step in enumerate(plan.steps):
-        if type(step) is ViewStep:
-            root[step.dst] = root.get(step.src, step.src)
-            ids = [step.src]
-        elif type(step) is KernelCall:
-            ids = list(step.args)
-        else:
-            excluded.update(root.get(b, b) for b in _touched(step))
-            continue
-        for b in ids:
-            r = root.get(b, b)
-            span = life.setdefault(r, [t, t])
-            span[0], span[1] = min(span[0], t), max(span[1], t)
-    excluded |= {root.get(b, b) for b in plan.outputs}
-    out = {}
-    for b, (first, last) in life.items():
-        spec = plan.buffers[b]
-        if b in excluded or spec.kind != "temp" or spec.dynamic or spec.dtype in _SKIP_DTYPES:
-            continue
-        out[b] = (first, last)
-    return out
+def pack(sizes: Sequence[int], lives: Sequence[Tuple[int, int]]) -> Tuple[int, List[int]]:
+    """(arena bytes, offset of each allocation): no two allocations live at a common step
+    share a byte."""
+    idx = range(len(sizes))
+    orders = [
+        sorted(idx, key=lambda i: (-sizes[i], lives[i][0], -lives[i][1])),
+        sorted(idx, key=lambda i: (-(lives[i][1] - lives[i][0]), -sizes[i], lives[i][0])),
+        sorted(idx, key=lambda i: (-sizes[i] * (lives[i][1] - lives[i][0] + 1), lives[i][0])),
+        sorted(idx, key=lambda i: (lives[i][0], -sizes[i])),
+    ]
+    best: Tuple[int, List[int]] = (0, [])
+    for n, order in enumerate(orders):
+        res = _place(sizes, lives, order)
+        if n == 0 or res[0] < best[0]:
+            best = res
+    return best
 
 
-def _align(n: int) -> int:
-    return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+@dataclass(frozen=True)
+class Variant:
+    """One way to share memory: allocation groups of buffer ids (a group is as large as its
+    largest non-view buffer), their (first, last) steps, and their layout for the compiled
+    binding (`sizes` empty when a size was unknown at compile time)."""
+
+    groups: Tuple[Tuple[int, ...], ...]
+    lives: Tuple[Tuple[int, int], ...]
+    sizes: Tuple[int, ...] = ()
+    offsets: Tuple[int, ...] = ()
+    arena_bytes: int = 0
+
+    def layout(self, sizes: Sequence[int]) -> Tuple[int, Tuple[int, ...]]:
+        """(arena bytes, offsets) for these aligned group sizes: the compiled layout when they
+        are the compiled sizes, else `pack`ed for them."""
+        sizes = tuple(sizes)
+        if sizes == self.sizes and len(self.offsets) == len(sizes):
+            return self.arena_bytes, self.offsets
+        arena, offsets = pack(sizes, self.lives)
+        return arena, tuple(offsets)
 
 
-def pack_arena(lives: Dict[int, Tuple[int, int]], nbytes: Callable[[int], int]) -> ArenaLayout:
-    """Offsets for the buffers of `lives` (sizes from `nbytes(bid)`), no two live ones
-    overlapping; empty buffers get no space."""
-    sizes = {b: _align(nbytes(b)) for b in lives}
-    layout = ArenaLayout(0, sizes=sizes, lives=dict(lives))
-    placed: List[Tuple[int, int, int, int]] = []  # (offset, end, first, last)
-    for b in sorted(lives, key=lambda b: (-sizes[b], lives[b][0], b)):
-        size, (first, last) = sizes[b], lives[b]
-        if size == 0:
-            layout.offsets[b] = 0
-            continue
-        busy = sorted((o, e) for o, e, f, la in placed if f <= last and first <= la)
-        best, best_gap, cur = None, None, 0
-        for o, e in busy:
-            gap = o - cur
-            if gap >= size and (best_gap is None or gap < best_gap):
-                best, best_gap = cur, gap
-            cur = max(cur, e)
-        off = cur if best is None else best
-        layout.offsets[b] = off
-        placed.append((off, off + size, first, last))
-        layout.arena_bytes = max(layout.arena_bytes, off + size)
-    return layout
+@dataclass(frozen=True)
+class ArenaPlan:
+    """The compiler's variants (e.g. with and without concats written over their first
+    operand); for each binding the one with the smallest arena runs, ties to the first."""
+
+    variants: Tuple[Variant, ...]
+    dims: Dict[str, int] = field(default_factory=dict)
+    alignment: int = ALIGNMENT
+
+    def choose(self, sizes_of: Callable[[Tuple[Tuple[int, ...], ...]], Sequence[int]]
+               ) -> Tuple[Variant, int, Tuple[int, ...]]:
+        """(variant, arena bytes, offsets) of the smallest arena; `sizes_of(groups)` gives the
+        aligned size of each group for the binding."""
+        best: Optional[Tuple[Variant, int, Tuple[int, ...]]] = None
+        for v in self.variants:
+            arena, offsets = v.layout(sizes_of(v.groups))
+            if best is None or arena < best[1]:
+                best = (v, arena, offsets)
+        assert best is not None
+        return best
 
 
-def live_peak_bytes(layout: ArenaLayout) -> int:
-    """The largest total of aligned planned buffers live at one step: no layout is smaller."""
-    steps = {t for f, la in layout.lives.values() for t in (f, la)}
-    return max((sum(layout.sizes[b] for b, (f, la) in layout.lives.items() if f <= t <= la)
-                for t in steps), default=0)
+def arena_plan_to_json(ap: Optional[ArenaPlan]) -> Optional[Dict[str, Any]]:
+    if ap is None:
+        return None
+    return {"variants": [{"groups": [list(g) for g in v.groups],
+                          "lives": [list(t) for t in v.lives], "sizes": list(v.sizes),
+                          "offsets": list(v.offsets), "arena_bytes": v.arena_bytes}
+                         for v in ap.variants],
+            "dims": dict(ap.dims), "alignment": ap.alignment}
+
+
+def arena_plan_from_json(d: Optional[Dict[str, Any]]) -> Optional[ArenaPlan]:
+    if not d:
+        return None
+    return ArenaPlan(tuple(Variant(tuple(tuple(int(b) for b in g) for g in v["groups"]),
+                                   tuple((int(f), int(la)) for f, la in v["lives"]),
+                                   tuple(int(x) for x in v.get("sizes", ())),
+                                   tuple(int(o) for o in v.get("offsets", ())),
+                                   int(v.get("arena_bytes", 0))) for v in d["variants"]),
+                     {str(k): int(v) for k, v in d.get("dims", {}).items()},
+                     int(d.get("alignment", ALIGNMENT)))

@@ -14,6 +14,17 @@ and allocates the buffers whose shapes depend only on those symbols once per dis
 (kept for the next call with the same sizes). Buffers inside loops whose sizes change from one
 iteration to the next (`dynamic`) are allocated when their kernel runs.
 
+Memory: `plan.memory` is the compiler's arena plan (`mlir_lite.arena.ArenaPlan`, made by
+`passes/memory_plan.py`). Per binding the executor allocates one arena of the planned size and
+binds every planned buffer as a view of it at its planned offset: intermediates (a value
+written in place of another gets the same memory), values inside control-flow regions, and
+the region arguments and control-flow results, into whose slots the host copies the carried
+and yielded values. Views (ViewStep) alias their source. Outside the arena: inputs, constants,
+outputs (the caller gets copies anyway), error flags, buffers sized inside loops (`dynamic`),
+the values a loop carries when the plan gives their arguments no slot (two copies, by parity),
+and every buffer on a non-CPU device (the kernels need an offset-free pointer, which only the
+CPU path builds, through DLPack).
+
 Control flow runs on the host: `IfStep`, `ForStep` and `WhileStep` hold the steps of their
 regions; the host reads the condition and the trip count and calls the compiled kernels of each
 region. A value carried around a loop is copied when yielded, since the body's buffers are
@@ -33,7 +44,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import tvm
 
-from .arena import ArenaLayout, arena_lifetimes, pack_arena
+from .arena import ArenaPlan, align, arena_plan_from_json, arena_plan_to_json
 from .errors import ExecutionError
 
 __all__ = ["BufferSpec", "KernelCall", "ViewStep", "IfStep", "ForStep", "WhileStep", "Plan",
@@ -178,6 +189,7 @@ class Plan:
     outputs: tuple
     steps: tuple
     constants: Dict[int, np.ndarray] = field(default_factory=dict)
+    memory: Optional[ArenaPlan] = None  # the compiler's arena plan (None: no arena)
 
 
 def count_kernel_calls(steps: Sequence[Any]) -> int:
@@ -243,19 +255,23 @@ def plan_to_json(plan: Plan) -> Dict[str, Any]:
                          "name": b.name, "dynamic": b.dynamic} for b in plan.buffers],
             "inputs": list(plan.inputs), "outputs": list(plan.outputs),
             "steps": [_step_to_json(s) for s in plan.steps],
-            "constants": sorted(plan.constants)}
+            "constants": sorted(plan.constants), "memory": arena_plan_to_json(plan.memory)}
 
 
 def plan_from_json(data: Mapping[str, Any], constants: Dict[int, np.ndarray]) -> Plan:
     bufs = tuple(BufferSpec(_shape_from_json(b["shape"]), b["dtype"], b["kind"], b["name"],
                             bool(b.get("dynamic", False))) for b in data["buffers"])
     return Plan(bufs, tuple(data["inputs"]), tuple(data["outputs"]),
-                tuple(_step_from_json(s) for s in data["steps"]), dict(constants))
+                tuple(_step_from_json(s) for s in data["steps"]), dict(constants),
+                arena_plan_from_json(data.get("memory")))
 
 
 # -- the executor --------------------------------------------------------------------------------
 def _aligned(a: np.ndarray) -> bool:
-    return a.flags.c_contiguous and a.ctypes.data % 64 == 0 and a.dtype != np.bool_
+    # An empty array counts as C-contiguous whatever its strides, but TVM checks the strides
+    # it is handed: only non-empty arrays are passed through without a copy.
+    return (a.size > 0 and a.flags.c_contiguous and a.ctypes.data % 64 == 0
+            and a.dtype != np.bool_)
 
 
 def _walk(steps: Sequence[Any]) -> List[Any]:
@@ -266,6 +282,32 @@ def _walk(steps: Sequence[Any]) -> List[Any]:
             if hasattr(s, k):
                 out.extend(_walk(getattr(s, k)))
     return out
+
+
+def _itemsize(dtype: str) -> int:
+    if dtype == "bool":
+        return 1
+    if dtype == "bfloat16":
+        return 2
+    return np.dtype(dtype).itemsize
+
+
+class _Binding:
+    """The buffers of one binding of the symbols: `bufs` (a template: constants and arena
+    tensors), view shapes, the arena slots of host-bound buffers (`slots`), the arena."""
+
+    __slots__ = ("bufs", "views", "slots", "arena", "arena_bytes", "offsets", "staging",
+                 "groups")
+
+    def __init__(self) -> None:
+        self.bufs: List[Any] = []
+        self.views: Dict[int, tuple] = {}
+        self.slots: Dict[int, Any] = {}
+        self.arena: Any = None
+        self.arena_bytes = 0
+        self.offsets: Tuple[int, ...] = ()
+        self.staging: Dict[int, Any] = {}
+        self.groups: Tuple[Tuple[int, ...], ...] = ()
 
 
 class Executor:
@@ -288,13 +330,22 @@ class Executor:
                            and any(plan.buffers[o].dynamic for o in s.outputs)}
         self._const_scalars: Dict[int, int] = {}
         self._loop_bufs: Dict[tuple, Any] = {}  # (step id, slot, parity) -> carried copy
-        self._staging: Dict[tuple, Dict[int, Any]] = {}  # sizes -> aligned input copies
-        self._arena: Dict[tuple, Tuple[List[Any], Dict[int, tuple]]] = {}
-        self._lives: Optional[Dict[int, Tuple[int, int]]] = None
-        self.arena_layouts: Dict[tuple, ArenaLayout] = {}  # binding -> the memory plan run
-        self.arenas: Dict[tuple, Any] = {}                 # binding -> its arena allocation
-        self._lock = threading.Lock()
+        self._bindings: Dict[tuple, _Binding] = {}
         self._on_cpu = device.dlpack_device_type() == 1
+        mem = plan.memory if self._on_cpu else None
+        self._in_arena = {b for v in (mem.variants if mem else ()) for g in v.groups for b in g}
+        self._view_src = {s.dst: s.src for s in _walk(plan.steps) if isinstance(s, ViewStep)}
+        self._lock = threading.Lock()
+
+    @property
+    def arenas(self) -> Dict[tuple, Any]:
+        """binding (sorted symbol sizes) -> its arena allocation (one uint8 tensor)."""
+        return {k: b.arena for k, b in self._bindings.items() if b.arena is not None}
+
+    def arena_layout(self, key: tuple) -> Tuple[int, Dict[int, int]]:
+        """(arena bytes, offset of every arena-bound buffer) run for binding `key`."""
+        b = self._bindings[key]
+        return b.arena_bytes, {bid: off for g, off in zip(b.groups, b.offsets) for bid in g}
 
     # -- inputs ----------------------------------------------------------------------------------
     def bind(self, arrays: Sequence[np.ndarray]) -> Dict[str, int]:
@@ -321,62 +372,69 @@ class Executor:
                                              f"is already bound to {env[d]}")
         return env
 
-    def _allocate(self, env: Dict[str, int]) -> Tuple[List[Any], Dict[int, tuple]]:
+    def _allocate(self, env: Dict[str, int]) -> _Binding:
         """Buffers and view shapes for these symbol sizes (cached per binding)."""
         key = tuple(sorted(env.items()))
-        hit = self._arena.get(key)
+        hit = self._bindings.get(key)
         if hit is None:
-            bufs: List[Any] = [None] * len(self.plan.buffers)
-            views: Dict[int, tuple] = {}
+            hit = _Binding()
+            hit.bufs = bufs = [None] * len(self.plan.buffers)
             shapes: Dict[int, tuple] = {}
             for i, spec in enumerate(self.plan.buffers):
-                if spec.dynamic or spec.kind not in ("temp", "view"):
+                if spec.dynamic or spec.kind not in ("temp", "view", "arg"):
                     continue
-                shape = tuple(evaluate(d, env) for d in spec.shape)
+                try:
+                    shape = tuple(evaluate(d, env) for d in spec.shape)
+                except KeyError:  # an arg sized by a symbol bound inside control flow
+                    continue
                 if any(s < 0 for s in shape):
                     raise ExecutionError(f"buffer {i} would have negative shape {shape}")
-                if spec.kind == "temp":
-                    shapes[i] = shape
+                if spec.kind == "view":
+                    hit.views[i] = shape
                 else:
-                    views[i] = shape
-            in_arena = self._bind_arena(shapes, bufs, key)
+                    shapes[i] = shape
+            self._bind_arena(hit, shapes)
             for i, shape in shapes.items():
-                if i not in in_arena:
+                if bufs[i] is None and self.plan.buffers[i].kind == "temp":
                     bufs[i] = tvm.runtime.empty(shape, self.plan.buffers[i].dtype, self.device)
             for i, t in self._consts.items():
                 bufs[i] = t
-            if len(self._arena) >= 8:
-                old = next(iter(self._arena))
-                self._arena.pop(old)
-                self._staging.pop(old, None)
-                self.arena_layouts.pop(old, None)
-                self.arenas.pop(old, None)
-            hit = self._arena[key] = (bufs, views)
+            if len(self._bindings) >= 8:
+                self._bindings.pop(next(iter(self._bindings)))
+            self._bindings[key] = hit
         return hit
 
-    def _bind_arena(self, shapes: Dict[int, tuple], bufs: List[Any], key: tuple) -> set:
-        """Bind the planned intermediates (arena.py) as views of one 64-byte-aligned arena for
-        this binding; the ids bound. On the CPU only (the views are numpy slices)."""
-        if not self._on_cpu:
-            return set()
-        if self._lives is None:
-            self._lives = arena_lifetimes(self.plan)
+    def _bind_arena(self, hit: _Binding, shapes: Dict[int, tuple]) -> None:
+        """Allocate one arena of the compiler's planned size for this binding and bind every
+        planned buffer as a view of it at its planned offset (CPU only)."""
+        mem = self.plan.memory if self._on_cpu else None
+        if mem is None:
+            return
         specs = self.plan.buffers
-        lives = {b: t for b, t in self._lives.items() if b in shapes}
-        layout = pack_arena(lives, lambda b: int(np.prod(shapes[b], dtype=np.int64))
-                            * np.dtype(specs[b].dtype).itemsize)
-        self.arena_layouts[key] = layout
-        if not layout.arena_bytes:
-            return set()
-        arena = tvm.runtime.empty((layout.arena_bytes,), "uint8", self.device)
-        raw = np.from_dlpack(arena)
-        for b, off in layout.offsets.items():
-            dt = np.dtype(specs[b].dtype)
-            n = int(np.prod(shapes[b], dtype=np.int64))
-            view = raw[off:off + n * dt.itemsize].view(dt).reshape(shapes[b])
-            bufs[b] = tvm.runtime.from_dlpack(view)
-        self.arenas[key] = arena
-        return set(layout.offsets)
+
+        def sizes_of(groups: Tuple[Tuple[int, ...], ...]) -> List[int]:
+            # an allocation is as large as its largest buffer (a concat over its prefix)
+            return [align(max(int(np.prod(shapes[b], dtype=np.int64)) * _itemsize(specs[b].dtype)
+                              for b in g if specs[b].kind != "view"), mem.alignment)
+                    for g in groups]
+        variant, hit.arena_bytes, hit.offsets = mem.choose(sizes_of)
+        hit.groups = variant.groups
+        if not hit.groups:
+            return
+        hit.arena = tvm.runtime.empty((max(hit.arena_bytes, 1),), "uint8", self.device)
+        raw = np.from_dlpack(hit.arena)
+        for g, off in zip(hit.groups, hit.offsets):
+            for b in g:
+                spec = specs[b]
+                if spec.kind == "view":
+                    continue  # bound by its ViewStep, to its source's memory
+                n = int(np.prod(shapes[b], dtype=np.int64)) * _itemsize(spec.dtype)
+                t = tvm.runtime.from_dlpack(raw[off:off + max(n, 1)])._create_view(
+                    shapes[b], spec.dtype, 0)
+                if spec.kind == "temp":
+                    hit.bufs[b] = t
+                else:
+                    hit.slots[b] = t
 
     def _to_device(self, a: np.ndarray, bid: int, staging: Dict[int, Any]) -> Any:
         if self._on_cpu:
@@ -401,12 +459,11 @@ class Executor:
         arrays = [np.asarray(a) for a in arrays]
         env = self.bind(arrays)
         with self._lock:
-            template, views = self._allocate(env)
-            staging = self._staging.setdefault(tuple(sorted(env.items())), {})
-            bufs = list(template)
+            hb = self._allocate(env)
+            bufs = list(hb.bufs)
             for bid, a in zip(self.plan.inputs, arrays):
-                bufs[bid] = self._to_device(a, bid, staging)
-            self._exec(self.plan.steps, bufs, env, views)
+                bufs[bid] = self._to_device(a, bid, hb.staging)
+            self._exec(self.plan.steps, bufs, env, hb)
             return [self._host(bufs[o]) for o in self.plan.outputs]
 
     def _host(self, t: Any) -> np.ndarray:
@@ -425,7 +482,7 @@ class Executor:
         return shape
 
     def _exec(self, steps: Sequence[Any], bufs: List[Any], env: Dict[str, int],
-              views: Dict[int, tuple]) -> None:
+              hb: _Binding) -> None:
         specs = self.plan.buffers
         funcs = self._funcs
         dyn = self._dyn_calls
@@ -445,21 +502,23 @@ class Executor:
                     if self._scalar(bufs[flag]):
                         raise ExecutionError(message, step.loc or None)
             elif type(step) is ViewStep:
-                shape = views.get(step.dst) or self._shape(step.dst, env)
+                shape = hb.views.get(step.dst) or self._shape(step.dst, env)
                 bufs[step.dst] = bufs[step.src]._create_view(shape)
             elif type(step) is IfStep:
                 if self._scalar_of(step.cond, bufs):
-                    self._exec(step.then, bufs, env, views)
+                    self._exec(step.then, bufs, env, hb)
                     chosen = step.then_yield
                 else:
-                    self._exec(step.otherwise, bufs, env, views)
+                    self._exec(step.otherwise, bufs, env, hb)
                     chosen = step.otherwise_yield
                 for r, y in zip(step.results, chosen):
-                    self._bind(r, bufs[y], bufs, env)
+                    root = self._root(y)
+                    self._result(r, bufs[y], root in self._in_arena or
+                                 specs[root].kind == "arg", bufs, env, hb)
             elif type(step) is ForStep:
-                self._for(step, bufs, env, views)
+                self._for(step, bufs, env, hb)
             elif type(step) is WhileStep:
-                self._while(step, bufs, env, views)
+                self._while(step, bufs, env, hb)
             else:  # pragma: no cover - plans are built by the compiler
                 raise ExecutionError(f"unknown plan step {type(step).__name__}")
 
@@ -492,51 +551,94 @@ class Executor:
                     env[d] = int(n)
         bufs[bid] = t
 
+    def _fill(self, dst: Any, src: Any) -> bool:
+        """Copy tensor (or array) `src` into tensor `dst` when their shapes and dtypes agree."""
+        if tuple(dst.shape) != tuple(src.shape) or str(dst.dtype) != str(src.dtype):
+            return False
+        if self._on_cpu:
+            try:
+                s = src if isinstance(src, np.ndarray) else np.from_dlpack(src)
+                np.copyto(np.from_dlpack(dst), s)
+                return True
+            except (TypeError, BufferError, RuntimeError, ValueError):
+                pass
+        dst.copyfrom(src)
+        return True
+
+    def _result(self, bid: int, t: Any, from_arena: bool, bufs: List[Any],
+                env: Dict[str, int], hb: _Binding) -> None:
+        """Bind control-flow result `bid` to the value `t`: copied into its arena slot when the
+        plan gives it one, into memory of its own when `t` lives in memory that the arena (or
+        a loop) reuses, else bound to `t` itself."""
+        slot = hb.slots.get(bid)
+        if slot is not None and self._fill(slot, t):
+            self._bind(bid, slot, bufs, env)
+        elif from_arena:
+            self._bind(bid, self._own(t), bufs, env)
+        else:
+            self._bind(bid, t, bufs, env)
+
     def _copy(self, t: Any, key: tuple) -> Any:
         """A copy of `t` in the buffer kept for `key` (a loop slot and the parity of the
         iteration: the value carried into an iteration is never the one it writes)."""
         c = self._loop_bufs.get(key)
         if c is None or tuple(c.shape) != tuple(t.shape) or c.dtype != t.dtype:
             c = self._loop_bufs[key] = tvm.runtime.empty(t.shape, t.dtype, self.device)
-        if self._on_cpu:
-            try:
-                np.copyto(np.from_dlpack(c), np.from_dlpack(t))
-                return c
-            except (TypeError, BufferError, RuntimeError):
-                pass
-        c.copyfrom(t)
+        self._fill(c, t)
         return c
 
-    def _carry(self, step: Any, yields: Sequence[int], bufs: List[Any],
-               parity: int) -> List[Any]:
-        """Copies of the values carried into the next iteration (the body's buffers are
-        rewritten by it)."""
-        return [self._copy(bufs[y], (id(step), k, parity)) for k, y in enumerate(yields)]
+    def _root(self, b: int) -> int:
+        while b in self._view_src:
+            b = self._view_src[b]
+        return b
+
+    def _carry(self, step: Any, args: Sequence[int], yields: Sequence[int], bufs: List[Any],
+               parity: int, hb: _Binding) -> List[Any]:
+        """The values carried into the next iteration, in the arena slots of the loop's
+        arguments where the plan has them (a value that itself lives in one of those slots
+        is read out first), else in copies kept per loop slot and parity."""
+        vals = []
+        for y in yields:
+            t = bufs[y]
+            if self.plan.buffers[self._root(y)].kind == "arg" and \
+                    any(a in hb.slots for a in args):
+                t = self._own(t)  # it may sit in a slot written below: read it out first
+            vals.append(t)
+        out = []
+        for k, (a, t) in enumerate(zip(args, vals)):
+            slot = hb.slots.get(a)
+            if slot is not None and self._fill(slot, t):
+                out.append(slot)
+            else:
+                out.append(self._copy(t, (id(step), k, parity)))
+        return out
 
     def _stack(self, bid: int, elems: List[np.ndarray], env: Dict[str, int]) -> Any:
         spec = self.plan.buffers[bid]
         if elems:
-            arr = np.stack(elems)
-        else:
-            dims = []
-            for d in spec.shape[1:]:
-                try:
-                    dims.append(evaluate(d, env))
-                except KeyError:
-                    dims.append(0)
-            arr = np.zeros([0] + dims, dtype=spec.dtype)
-        return tvm.runtime.tensor(arr, self.device)
+            return np.stack(elems)
+        dims = []
+        for d in spec.shape[1:]:
+            try:
+                dims.append(evaluate(d, env))
+            except KeyError:
+                dims.append(0)
+        return np.zeros([0] + dims, dtype=spec.dtype)
 
     def _finish(self, step: Any, carried: List[Any], scans: List[List[np.ndarray]],
-                bufs: List[Any], env: Dict[str, int]) -> None:
+                bufs: List[Any], env: Dict[str, int], hb: _Binding) -> None:
         n_carry = len(step.results) - step.n_scan
         for r, t in zip(step.results[:n_carry], carried):
-            self._bind(r, t, bufs, env)
+            self._result(r, t, True, bufs, env, hb)
         for r, elems in zip(step.results[n_carry:], scans):
-            self._bind(r, self._stack(r, elems, env), bufs, env)
+            arr = self._stack(r, elems, env)
+            slot = hb.slots.get(r)
+            if slot is not None and self._fill(slot, arr):
+                self._bind(r, slot, bufs, env)
+            else:
+                self._bind(r, tvm.runtime.tensor(arr, self.device), bufs, env)
 
-    def _for(self, step: ForStep, bufs: List[Any], env: Dict[str, int],
-             views: Dict[int, tuple]) -> None:
+    def _for(self, step: ForStep, bufs: List[Any], env: Dict[str, int], hb: _Binding) -> None:
         lb, ub, st = (self._scalar_of(b, bufs) for b in (step.lb, step.ub, step.step))
         if st == 0:
             raise ExecutionError("scf.for: step is 0", step.loc or None)
@@ -549,26 +651,30 @@ class Executor:
             if iv_view is not None:
                 iv_view[...] = i
             else:
-                iv = tvm.runtime.tensor(np.array(i, dtype=iv_dtype), self.device)
+                iv = hb.slots.get(step.iv)
+                if iv is None:
+                    iv = tvm.runtime.tensor(np.array(i, dtype=iv_dtype), self.device)
+                else:
+                    self._fill(iv, np.array(i, dtype=iv_dtype))
                 if self._on_cpu:
                     iv_view = np.from_dlpack(iv)
                 bufs[step.iv] = iv
             for a, t in zip(step.args, carried):
                 self._bind(a, t, bufs, env)
-            self._exec(step.body, bufs, env, views)
-            carried = self._carry(step, step.yields[:n_carry], bufs, n % 2)
-            for s, y in zip(scans, step.yields[n_carry:]):
+            self._exec(step.body, bufs, env, hb)
+            for s, y in zip(scans, step.yields[n_carry:]):  # before the carried slots change
                 s.append(self._host(bufs[y]))
-        self._finish(step, [self._own(t) for t in carried], scans, bufs, env)
+            carried = self._carry(step, step.args, step.yields[:n_carry], bufs, n % 2, hb)
+        self._finish(step, carried, scans, bufs, env, hb)
 
     def _own(self, t: Any) -> Any:
-        """A loop result in memory of its own (the loop's buffers are reused by its next run)."""
+        """`t` in memory of its own (the loop's or the arena's buffers are reused later)."""
         c = tvm.runtime.empty(t.shape, t.dtype, self.device)
         c.copyfrom(t)
         return c
 
     def _while(self, step: WhileStep, bufs: List[Any], env: Dict[str, int],
-               views: Dict[int, tuple]) -> None:
+               hb: _Binding) -> None:
         carried = [bufs[b] for b in step.inits]
         scans: List[List[np.ndarray]] = [[] for _ in range(step.n_scan)]
         n_carry = len(carried)
@@ -576,18 +682,19 @@ class Executor:
         while True:
             for a, t in zip(step.before_args, carried):
                 self._bind(a, t, bufs, env)
-            self._exec(step.before, bufs, env, views)
+            self._exec(step.before, bufs, env, hb)
             fwd = [bufs[f] for f in step.forwarded]
             if not self._scalar(bufs[step.cond]):
                 break
             for a, t in zip(step.after_args, fwd):
                 self._bind(a, t, bufs, env)
-            self._exec(step.after, bufs, env, views)
-            carried = self._carry(step, step.yields[:n_carry], bufs, n % 2)
-            n += 1
-            for s, y in zip(scans, step.yields[n_carry:]):
+            self._exec(step.after, bufs, env, hb)
+            for s, y in zip(scans, step.yields[n_carry:]):  # before the carried slots change
                 s.append(self._host(bufs[y]))
-        self._finish(step, [self._own(t) for t in fwd], scans, bufs, env)
+            carried = self._carry(step, step.before_args, step.yields[:n_carry], bufs, n % 2,
+                                  hb)
+            n += 1
+        self._finish(step, fwd, scans, bufs, env, hb)
 
     def bound_shapes(self, arrays: Sequence[np.ndarray]) -> Dict[int, Tuple[int, ...]]:
         """The shape of every buffer that depends only on the inputs' sizes."""

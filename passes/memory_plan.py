@@ -15,16 +15,20 @@ runtime hands to the caller (`include_outputs=True` plans them too). Values whos
 unknown (a `?` dim) are listed in `unplanned` and left to the runtime, unless their shapes are
 given (`shapes`, e.g. from `probe_shapes`).
 
-Symbolic shapes: plans are made per shape bucket. `dims` binds every symbolic dim to a size;
-since every buffer size is a product of dims, a plan made for a binding is also valid for any
-binding that is smaller or equal in every dim (offsets fixed, buffers only shrink), so a runtime
-can keep one plan per bucket (e.g. powers of two) and use the smallest bucket that covers the
-actual sizes.
+Symbolic shapes: the allocation decisions (which values share an allocation: views, in-place
+pairs; and each allocation's lifetime) are symbolic, made once from the types (`allocations`);
+the offsets are per shape bucket: `dims` binds every symbolic dim to a size and the groups are
+packed for those sizes (`mlir_lite.arena.pack`). The TVM backend records the groups in the
+compiled plan and the runtime packs them the same way for each binding it meets (cached), so its
+arena equals `plan_memory(func, dims)` for that binding.
 
-In-place: an `Elementwise` op (or a view: reshape/squeeze/unsqueeze/flatten, or a single-result
-`ml.fused` kernel whose argument is only read by elementwise ops of the output's shape) may
-write its result into an operand that dies at that op and has the same shape and size; the pair
-shares one allocation (`inplace_of`).
+Views (reshape/squeeze/unsqueeze/flatten) own no memory: a view shares its source's allocation,
+which then lives until the view's last use (`view_of`). A view of an input or constant is not
+planned; an allocation reachable from a returned view is left to the runtime (`unplanned`).
+In-place: an `Elementwise` op (or a single-result `ml.fused` kernel whose argument is only read
+by elementwise ops of the output's shape) may write its result into an operand whose allocation
+dies at that op, when their shapes (symbolically) and element sizes are equal and no other
+operand shares that allocation; the pair shares one allocation (`inplace_of`).
 
 Packing: greedy by size with a best-fit offset search (the smallest gap among the buffers live
 at the same time), tried under a few orders (size, lifetime length, size x length, start); the
@@ -43,6 +47,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 import numpy as np
 
 from mlir_lite.core import Operation, Value
+from mlir_lite.arena import ArenaPlan, Variant, align, pack
 from mlir_lite.errors import MlirLiteError
 from mlir_lite.types import TensorType
 
@@ -52,9 +57,13 @@ from .manager import Pass, PassContext
 from .registry import register_pass
 
 __all__ = ["Buffer", "MemoryPlan", "PlanError", "plan_memory", "verify_plan", "value_bytes",
-           "inplace_operands", "probe_shapes", "parse_dims", "MemoryPlanPass"]
+           "inplace_operands", "probe_shapes", "parse_dims", "MemoryPlanPass", "Alloc",
+           "allocations", "arena_plan", "ALIAS_OPS"]
 
 ALIGNMENT = 64
+# Ops whose result is its operand's memory seen with another shape (the TVM backend lowers
+# exactly these to views).
+ALIAS_OPS = frozenset(VIEW_OPS | {"ml.identity", "ml.dropout"})
 
 
 class PlanError(MlirLiteError):
@@ -83,6 +92,7 @@ class MemoryPlan:
     no_reuse_bytes: int = 0
     unplanned: Dict[str, str] = dataclasses.field(default_factory=dict)
     func: str = "main"
+    view_of: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -111,10 +121,6 @@ class MemoryPlan:
                 f"{len(self.unplanned)} unplanned")
 
 
-def _align(n: int, a: int) -> int:
-    return (n + a - 1) // a * a
-
-
 def value_bytes(t: object, dims: Mapping[str, int],
                 shape: Optional[Sequence[int]] = None) -> Optional[int]:
     """Bytes of a tensor of type `t` with symbols bound by `dims` (or of the given concrete
@@ -133,21 +139,6 @@ def value_bytes(t: object, dims: Mapping[str, int],
             else:
                 return None
     return int(np.prod(shape, dtype=np.int64)) * t.element.np_dtype.itemsize
-
-
-def _shape_of(v: Value, dims: Mapping[str, int]) -> Optional[tuple]:
-    t = v.type
-    if not isinstance(t, TensorType) or t.shape is None:
-        return None
-    out = []
-    for d in t.shape:
-        if type(d) is int:
-            out.append(d)
-        elif isinstance(d, str) and d in dims:
-            out.append(int(dims[d]))
-        else:
-            return None
-    return tuple(out)
 
 
 def _fused_inplace_args(op: Operation) -> List[int]:
@@ -178,18 +169,49 @@ def _fused_inplace_args(op: Operation) -> List[int]:
 
 def inplace_operands(op: Operation) -> List[int]:
     """Operand indices whose buffer `op`'s single result may overwrite (same shape checked by
-    the planner): elementwise ops, views, and elementwise-safe `ml.fused` arguments."""
+    the planner): elementwise ops and elementwise-safe `ml.fused` arguments."""
     if len(op.results) != 1:
         return []
     if op.name == "ml.fused":
         return _fused_inplace_args(op)
     if op.regions:
         return []
-    if op.name in VIEW_OPS:
-        return [0]
     if op.has_trait("Elementwise"):
         return list(range(op.num_operands))
     return []
+
+
+def _prefix_concat(c: Operation, x: Value) -> bool:
+    """`c` is an ml.concat whose first operand is `x` and whose result holds `x`'s bytes as its
+    prefix (every dim before the axis is 1), so writing it over `x` leaves `x` unchanged."""
+    if c.name != "ml.concat" or not c.operands or c.operand(0) is not x:
+        return False
+    shape = getattr(c.results[0].type, "shape", None)
+    if shape is None:
+        return False
+    axis = int(c.attributes.get("axis", 0))
+    axis = axis + len(shape) if axis < 0 else axis
+    return all(d == 1 for d in shape[:axis])
+
+
+def prefix_operands(op: Operation) -> List[Tuple[int, int]]:
+    """(result, operand) pairs where the result may be written over the operand's memory
+    because its value starts with the operand's bytes (a concat along an axis after unit dims,
+    also as a result of an `ml.fused` kernel): the operand's value is never changed, so any
+    kernel may do this, whatever else it reads."""
+    if op.name == "ml.concat":
+        return [(0, 0)] if _prefix_concat(op, op.operand(0)) else []
+    if op.name != "ml.fused":
+        return []
+    block = op.regions[0].blocks[0]
+    term = block.last_op
+    out = []
+    for k, y in enumerate(term.operands if term is not None else ()):
+        c = getattr(y, "op", None)
+        if c is not None and c.name == "ml.concat" and c.operands and \
+                c.operand(0) in block.args and _prefix_concat(c, c.operand(0)):
+            out.append((k, block.args.index(c.operand(0))))
+    return out
 
 
 def probe_shapes(module: Operation, inputs: Sequence[Any], func: str = "main"
@@ -228,134 +250,256 @@ def parse_dims(text: str) -> Dict[str, int]:
     return out
 
 
-class _Alloc:
-    __slots__ = ("values", "size", "first", "last", "offset")
+class Alloc:
+    """One allocation: the values sharing it (the first one's size is the allocation's), and
+    the steps over which any of them is live."""
 
-    def __init__(self, v: str, size: int, first: int, last: int) -> None:
-        self.values = [v]
-        self.size = size
+    __slots__ = ("values", "first", "last")
+
+    def __init__(self, v: Value, first: int, last: int) -> None:
+        self.values: List[Value] = [v]
         self.first = first
         self.last = last
-        self.offset = -1
 
 
-def _pack(allocs: List[_Alloc], order: List[_Alloc]) -> Tuple[int, Dict[int, int]]:
-    """Greedy placement in `order` with best-fit gaps; returns (arena, offsets by index)."""
-    placed: List[Tuple[int, int, int, int]] = []  # offset, end, first, last
-    offsets: Dict[int, int] = {}
-    arena = 0
-    index = {id(a): i for i, a in enumerate(allocs)}
-    for a in order:
-        busy = sorted((p for p in placed if not (p[3] < a.first or a.last < p[2])))
-        best: Optional[Tuple[int, int]] = None
-        end = 0
-        for off, stop, _, _ in busy:
-            gap = off - end
-            if gap >= a.size and (best is None or gap < best[1]):
-                best = (end, gap)
-            end = max(end, stop)
-        off = best[0] if best is not None else end
-        placed.append((off, off + a.size, a.first, a.last))
-        offsets[index[id(a)]] = off
-        arena = max(arena, off + a.size)
-    return arena, offsets
+def _defined(op: Operation) -> List[Value]:
+    """Values defined inside the regions of control-flow op `op`, in definition order."""
+    out: List[Value] = []
+    for region in op.regions:
+        for b in region.blocks:
+            out.extend(b.args)
+            for inner in b.ops:
+                if inner.regions and inner.name != "ml.fused":
+                    out.extend(_defined(inner))
+                out.extend(inner.results)
+    return out
+
+
+def _shape_key(v: Value, shapes: Mapping[Value, tuple]) -> Optional[tuple]:
+    """The shape of `v` as a tuple of ints and symbol names (None when a dim is unknown)."""
+    if v in shapes:
+        return tuple(shapes[v])
+    t = v.type
+    if not isinstance(t, TensorType) or t.shape is None or any(d is None for d in t.shape):
+        return None
+    return tuple(t.shape)
+
+
+def _itemsize(v: Value) -> int:
+    return v.type.element.np_dtype.itemsize  # type: ignore[attr-defined]
+
+
+def allocations(lv: Liveness, *, include_outputs: bool = False, inplace: bool = True,
+                shapes: Optional[Mapping[Value, tuple]] = None,
+                alias_ops: frozenset = ALIAS_OPS, prefix: bool = True
+                ) -> Tuple[List[Alloc], Dict[Value, Alloc], Dict[Value, Value],
+                           Dict[Value, Value], Dict[Value, str]]:
+    """The allocation decisions, independent of the sizes the symbols take: (allocations,
+    allocation of each value, in-place pairs result -> operand, views -> source, unplanned
+    values -> why). A view (reshape, squeeze, ...) shares its source's allocation, which then
+    lives as long as the view; an in-place result shares its operand's allocation when that
+    allocation dies at the op and the shapes and element sizes are equal (symbolically)."""
+    shapes = shapes or {}
+    kinds = ("intermediate", "nested") + (("output",) if include_outputs else ())
+    allocs: List[Alloc] = []
+    alloc_of: Dict[Value, Alloc] = {}
+    inplace_of: Dict[Value, Value] = {}
+    view_of: Dict[Value, Value] = {}
+    unplanned: Dict[Value, str] = {}
+    escaped: set = set()
+    taken: set = set()  # allocations written in place at the current step
+
+    def _free_at(u: Value, s: int) -> Optional[Alloc]:
+        """The allocation of `u` when it dies at step `s` and holds no returned value."""
+        a = alloc_of.get(u)
+        # A returned value outlives the last step, so it is never overwritten.
+        if a is None or a.last != s or id(a) in taken or \
+                any(lv.kind(w) == "output" for w in a.values):
+            return None
+        return a
+
+    def _inplace_target(op: Operation, v: Value, s: int, key: tuple) -> Optional[Value]:
+        if len(op.results) == 1:
+            ok = inplace_operands(op)
+            for i in ok:
+                u = op.operand(i)
+                a = _free_at(u, s)
+                if a is None or _shape_key(u, shapes) != key or _itemsize(u) != _itemsize(v) \
+                        or any(w is u and j not in ok for j, w in enumerate(op.operands)) or \
+                        any(w is not u and alloc_of.get(w) is a for w in op.operands):
+                    continue
+                return u
+        k = list(op.results).index(v)
+        for r, i in (prefix_operands(op) if prefix else ()):
+            u = op.operand(i)
+            if r == k and _free_at(u, s) is not None and _itemsize(u) == _itemsize(v):
+                return u
+        return None
+
+    def place(v: Value, s: int, op: Optional[Operation], top: bool) -> None:
+        kind = lv.kind(v)
+        if op is not None and op.name in alias_ops and v is op.results[0]:
+            src = op.operand(0)
+            a = alloc_of.get(src)
+            if kind not in kinds or a is None:
+                if a is not None:
+                    escaped.add(id(a))  # a returned (unplanned) view of an arena value
+                if kind in kinds:
+                    unplanned[v] = "a view of memory outside the arena"
+                return
+            a.values.append(v)
+            a.last = max(a.last, lv.interval(v)[1])
+            alloc_of[v] = a
+            view_of[v] = src
+            return
+        if kind not in kinds:
+            return
+        key = _shape_key(v, shapes)
+        if key is None:
+            unplanned[v] = f"unknown size: {v.type}"
+            return
+        first, last = lv.interval(v)
+        if top and inplace and op is not None:
+            u = _inplace_target(op, v, s, key)
+            if u is not None:
+                a = alloc_of[u]
+                a.values.append(v)
+                a.last = max(a.last, last)
+                alloc_of[v] = a
+                inplace_of[v] = u
+                taken.add(id(a))
+                return
+        a = Alloc(v, first, last)
+        allocs.append(a)
+        alloc_of[v] = a
+
+    for s, op in enumerate(lv.steps):
+        taken.clear()
+        for r in op.results:
+            place(r, s, op, True)
+        if op.regions and op.name != "ml.fused":
+            for v in _defined(op):
+                place(v, s, getattr(v, "op", None), False)
+    if escaped:
+        keep = []
+        for a in allocs:
+            if id(a) in escaped:
+                for v in a.values:
+                    del alloc_of[v]
+                    inplace_of.pop(v, None)
+                    view_of.pop(v, None)
+                    unplanned[v] = "its memory is returned through a view"
+            else:
+                keep.append(a)
+        allocs = keep
+    return allocs, alloc_of, inplace_of, view_of, unplanned
 
 
 def plan_memory(func: Operation, dims: Optional[Mapping[str, int]] = None, *,
                 alignment: int = ALIGNMENT, include_outputs: bool = False,
                 inplace: bool = True, shapes: Optional[Mapping[Value, tuple]] = None,
-                liveness: Optional[Liveness] = None) -> MemoryPlan:
-    """A static arena plan for `func` with symbolic dims bound by `dims`."""
+                liveness: Optional[Liveness] = None,
+                alias_ops: frozenset = ALIAS_OPS) -> MemoryPlan:
+    """A static arena plan for `func` with symbolic dims bound by `dims`: the smaller of the
+    plans with and without concats written over their first operand (ties: with)."""
     if alignment < 1 or alignment & (alignment - 1):
         raise PlanError(f"alignment must be a power of two, got {alignment}")
     dims = dict(dims or {})
     shapes = shapes or {}
     lv = liveness or Liveness(func)
-    kinds = ("intermediate", "nested") + (("output",) if include_outputs else ())
+    best: Optional[MemoryPlan] = None
+    for prefix in ((True, False) if inplace else (False,)):
+        plan = _plan(func, lv, dims, shapes, alignment, include_outputs, inplace, alias_ops,
+                     prefix)
+        if best is None or plan.arena_bytes < best.arena_bytes:
+            best = plan
+    assert best is not None
+    return best
+
+
+def _plan(func: Operation, lv: Liveness, dims: Dict[str, int], shapes: Mapping[Value, tuple],
+          alignment: int, include_outputs: bool, inplace: bool, alias_ops: frozenset,
+          prefix: bool) -> MemoryPlan:
     ids = lv.ids
-    sizes: Dict[Value, int] = {}
-    shape_of: Dict[Value, Optional[tuple]] = {}
-    unplanned: Dict[str, str] = {}
-    for v in lv.values(kinds):
-        shp = shapes.get(v) or _shape_of(v, dims)
-        n = value_bytes(v.type, dims, shp)
+    allocs, alloc_of, inplace_v, view_v, unplanned_v = allocations(
+        lv, include_outputs=include_outputs, inplace=inplace, shapes=shapes, alias_ops=alias_ops,
+        prefix=prefix)
+    unplanned = {ids[v]: why for v, why in unplanned_v.items()}
+    sized: List[Alloc] = []
+    sizes: List[int] = []
+    for a in allocs:
+        ns = [value_bytes(v.type, dims, shapes.get(v)) for v in a.values if v not in view_v]
+        n = None if any(x is None for x in ns) else max(ns)  # type: ignore[type-var]
         if n is None:
-            unplanned[ids[v]] = f"unknown size: {v.type}" + (
-                "" if not isinstance(v.type, TensorType) else
-                f" (bind its symbols with dims, e.g. {_symbols(v.type) or 'N'}=8)")
+            for v in a.values:
+                unplanned[ids[v]] = f"unknown size: {v.type} (bind its symbols with dims, " \
+                                    f"e.g. {_symbols(v.type) or 'N'}=8)"
             continue
-        sizes[v] = n
-        shape_of[v] = shp
-    allocs: List[_Alloc] = []
-    alloc_of: Dict[Value, _Alloc] = {}
-    inplace_of: Dict[str, str] = {}
-    taken: set = set()
-    for s, op in enumerate(lv.steps):
-        for r in op.results:
-            if r not in sizes:
-                continue
-            first, last = lv.interval(r)
-            target = None
-            if inplace and len(op.results) == 1:
-                for i in inplace_operands(op):
-                    v = op.operand(i)
-                    # A returned value outlives the last step, so it is never overwritten.
-                    if v in alloc_of and v not in taken and lv.interval(v)[1] == s and \
-                            lv.kind(v) != "output" and \
-                            sizes[v] == sizes[r] and (shape_of[v] == shape_of[r] or
-                                                      op.name in VIEW_OPS):
-                        target = v
-                        break
-            if target is not None:
-                a = alloc_of[target]
-                a.values.append(ids[r])
-                a.last = max(a.last, last)
-                alloc_of[r] = a
-                taken.add(target)
-                inplace_of[ids[r]] = ids[target]
-            else:
-                a = _Alloc(ids[r], _align(max(sizes[r], 1), alignment), first, last)
-                allocs.append(a)
-                alloc_of[r] = a
-    for v in sizes:  # nested values (inside control flow) are not step results
-        if v not in alloc_of:
-            first, last = lv.interval(v)
-            a = _Alloc(ids[v], _align(max(sizes[v], 1), alignment), first, last)
-            allocs.append(a)
-            alloc_of[v] = a
-    orders = [
-        sorted(allocs, key=lambda a: (-a.size, a.first, -a.last)),
-        sorted(allocs, key=lambda a: (-(a.last - a.first), -a.size, a.first)),
-        sorted(allocs, key=lambda a: (-a.size * (a.last - a.first + 1), a.first)),
-        sorted(allocs, key=lambda a: (a.first, -a.size)),
-    ]
-    best: Optional[Tuple[int, Dict[int, int]]] = None
-    for order in orders:
-        res = _pack(allocs, order)
-        if best is None or res[0] < best[0]:
-            best = res
-    arena, offsets = best if best is not None else (0, {})
-    for i, a in enumerate(allocs):
-        a.offset = offsets[i]
+        sized.append(a)
+        sizes.append(align(n, alignment))
+    lives = [(a.first, a.last) for a in sized]
+    arena, offsets = pack(sizes, lives)
+    offset_of = {id(a): o for a, o in zip(sized, offsets)}
+    rank = {k: i for i, k in enumerate(ids.values())}
     buffers: Dict[str, Buffer] = {}
-    rank = {ids[v]: i for i, v in enumerate(sizes)}
-    for v, a in alloc_of.items():
-        first, last = lv.interval(v)
-        buffers[ids[v]] = Buffer(a.offset, sizes[v], first, last)
+    raw: Dict[Value, int] = {}
+    for a in sized:
+        for v in a.values:
+            first, last = lv.interval(v)
+            n = value_bytes(v.type, dims, shapes.get(v))
+            raw[v] = int(n or 0)
+            buffers[ids[v]] = Buffer(offset_of[id(a)], raw[v], first, last)
     buffers = {k: buffers[k] for k in sorted(buffers, key=lambda k: (buffers[k].first_step,
-                                                                       rank[k]))}
+                                                                       rank.get(k, 0)))}
+    planned = {v for a in sized for v in a.values}
     nsteps = len(lv.steps)
     lower = 0
     live_peak = 0
+    tensors = [v for v in planned if v not in view_v]
     for s in range(nsteps):
-        lower = max(lower, sum(a.size for a in allocs if a.first <= s <= a.last))
-        live_peak = max(live_peak, sum(sizes[v] for v in sizes
+        lower = max(lower, sum(z for a, z in zip(sized, sizes) if a.first <= s <= a.last))
+        live_peak = max(live_peak, sum(raw[v] for v in tensors
                                        if lv.interval(v)[0] <= s <= lv.interval(v)[1]))
     return MemoryPlan(arena_bytes=arena, buffers=buffers,
                       steps=[lv.step_label(s) for s in range(nsteps)], alignment=alignment,
-                      inplace_of=inplace_of, dims=dims, lower_bound_bytes=lower,
-                      live_tensor_peak_bytes=live_peak, no_reuse_bytes=sum(sizes.values()),
-                      unplanned=unplanned, func=str(func.attributes.get("sym_name", "main")))
+                      inplace_of={ids[r]: ids[u] for r, u in inplace_v.items() if r in planned},
+                      dims=dims, lower_bound_bytes=lower, live_tensor_peak_bytes=live_peak,
+                      no_reuse_bytes=sum(raw[v] for v in tensors), unplanned=unplanned,
+                      func=str(func.attributes.get("sym_name", "main")),
+                      view_of={ids[r]: ids[u] for r, u in view_v.items() if r in planned})
+
+
+def arena_plan(func: Operation, value_ids: Mapping[Value, int], skip: Any = (),
+               dims: Optional[Mapping[str, int]] = None, alias_ops: frozenset = ALIAS_OPS
+               ) -> ArenaPlan:
+    """The plan that a compiled function carries: for each variant that `plan_memory` weighs
+    (concats written over their first operand or not), the allocation groups of `allocations`
+    as buffer ids (`value_ids`; a group with a buffer in `skip`, e.g. one sized inside a loop,
+    is left out), their lifetimes, and their layout for `dims` when every group's size is known
+    (always for a static function). The runtime picks the variant as `plan_memory` does."""
+    lv = Liveness(func)
+    dims = dict(dims or {})
+    skip = set(skip)
+    variants = []
+    for prefix in (True, False):
+        allocs, _, _, view_v, _ = allocations(lv, alias_ops=alias_ops, prefix=prefix)
+        kept = [a for a in allocs if all(v in value_ids and value_ids[v] not in skip
+                                         for v in a.values)]
+        groups = tuple(tuple(dict.fromkeys(value_ids[v] for v in a.values)) for a in kept)
+        lives = tuple((a.first, a.last) for a in kept)
+        sizes = []
+        for a in kept:
+            ns = [value_bytes(v.type, dims) for v in a.values if v not in view_v]
+            sizes.append(None if any(x is None for x in ns) else max(ns))  # type: ignore
+        if any(n is None for n in sizes):
+            variants.append(Variant(groups, lives))
+            continue
+        aligned = tuple(align(int(n or 0)) for n in sizes)
+        arena, offsets = pack(aligned, lives)
+        variants.append(Variant(groups, lives, aligned, tuple(offsets), arena))
+    if variants[0].groups == variants[1].groups:
+        variants.pop()
+    return ArenaPlan(tuple(variants), dims)
 
 
 def _symbols(t: TensorType) -> str:
@@ -365,7 +509,8 @@ def _symbols(t: TensorType) -> str:
 def verify_plan(plan: MemoryPlan) -> None:
     """Raise PlanError unless every buffer fits the arena, is aligned, and no two buffers live
     at the same step share a byte (except a value and the one written in place of it, at the
-    step where one dies and the other is born, at the same offset)."""
+    step where one dies and the other is born, at the same offset; and a view and its source,
+    which are one tensor, at the same offset)."""
     a = plan.alignment
     n = len(plan.steps)
     items = list(plan.buffers.items())
@@ -378,9 +523,9 @@ def verify_plan(plan: MemoryPlan) -> None:
         if not 0 <= b.first_step <= b.last_step or (n and b.last_step >= n):
             raise PlanError(f"buffer {k} has steps [{b.first_step}, {b.last_step}] outside the "
                             f"{n} steps")
-    for k, src in plan.inplace_of.items():
+    for k, src in list(plan.inplace_of.items()) + list(plan.view_of.items()):
         if k not in plan.buffers or src not in plan.buffers:
-            raise PlanError(f"in-place pair {k} <- {src} names a buffer that is not planned")
+            raise PlanError(f"pair {k} <- {src} names a buffer that is not planned")
     items.sort(key=lambda kv: kv[1].first_step)
     for i, (k1, b1) in enumerate(items):
         for k2, b2 in items[i + 1:]:
@@ -390,12 +535,21 @@ def verify_plan(plan: MemoryPlan) -> None:
                 continue
             if b1.size == 0 or b2.size == 0:
                 continue
-            if _inplace_pair(plan, k1, b1, k2, b2):
+            if _inplace_pair(plan, k1, b1, k2, b2) or (
+                    b1.offset == b2.offset and _view_root(plan, k1) == _view_root(plan, k2)):
                 continue
             raise PlanError(f"buffers {k1} (steps {b1.first_step}-{b1.last_step}, bytes "
                             f"{b1.offset}-{b1.offset + b1.size}) and {k2} (steps "
                             f"{b2.first_step}-{b2.last_step}, bytes {b2.offset}-"
                             f"{b2.offset + b2.size}) overlap while both are live")
+
+
+def _view_root(plan: MemoryPlan, k: str) -> str:
+    seen = set()
+    while k in plan.view_of and k not in seen:
+        seen.add(k)
+        k = plan.view_of[k]
+    return k
 
 
 def _inplace_pair(plan: MemoryPlan, k1: str, b1: Buffer, k2: str, b2: Buffer) -> bool:

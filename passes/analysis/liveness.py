@@ -106,6 +106,9 @@ class Liveness:
                     if inner is op:
                         continue
                     for r in inner.results:
+                        if inner.has_trait("ConstantLike"):  # a bound tensor, like any constant
+                            self._kind.setdefault(r, "constant")
+                            continue
                         self._kind.setdefault(r, "nested")
                         self._interval[r] = (s, s)
                 for inner in op.walk():
