@@ -1,7 +1,13 @@
 """Latency of the golden model suite compiled with the TVM CPU backend, against onnxruntime
 (2 intra-op threads) measured in the same run, and the executor's overhead per kernel call.
 
-    python benchmarks/latency.py [--models mlp,resnet50] [--repeat 30] [-O 2] [--json]
+    python benchmarks/latency.py [--models mlp,resnet50 | --quick] [--repeat 30] [-O 2] [--json]
+
+The suite (tests/golden/models.py): the onnx package's light ResNet-50, SqueezeNet, ShuffleNet,
+Inception-v1, DenseNet-121 and VGG-19 (random weights), a BERT-style encoder and a GPT-2-style
+decoder (seq 128, hidden 256, 4 heads, FFN 1024, 2 layers; the decoder with a causal mask), an
+MLP, an LSTM, and the small CNN / Transformer layer / If+Loop test models. `--quick` runs a
+fast subset.
 
 For each model: compile time (import, passes, code generation, writing the artifact) at
 optimisation level `-O` (default 2: with operator fusion), the median latency of the loaded
@@ -9,7 +15,9 @@ artifact over `--repeat` runs, onnxruntime's median on the same inputs, their ra
 onnxruntime; below 1 is faster), and the kernel calls per run at that level and at -O1 (no
 fusion), so the effect of fusion shows. With --json: `{"models": {NAME: {"compile_s",
 "latency_ms", "onnxruntime_ms", "ratio", "kernel_calls", "kernel_calls_o1"}}, "opt_level",
-"geomean_ratio", "per_call_overhead_us"}`.
+"geomean_ratio", "per_call_overhead_us", "matmul_1024": {"gflops", "onnxruntime_gflops",
+"numpy_gflops"}}` (a 1024^3 fp32 MatMul, both operands inputs, compiled by us, by onnxruntime
+and numpy's BLAS, medians of interleaved rounds in this run).
 """
 from __future__ import annotations
 
@@ -40,6 +48,42 @@ from mlir_lite.plan import count_kernel_calls  # noqa: E402
 from tests.golden.models import MODELS, inputs_for  # noqa: E402
 
 
+QUICK = ("mlp", "bert", "squeezenet")
+
+
+def interleaved(fns: Dict[str, Any], repeat: int, rounds: int = 3) -> Dict[str, float]:
+    """Median seconds of each callable, measured in `rounds` alternating rounds so that load
+    from other processes hits all of them alike."""
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    per = max(1, repeat // rounds)
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            times[k] += measure(fn, per, warmup=2)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def matmul_gflops(workdir: str, n: int = 1024, repeat: int = 30) -> Dict[str, float]:
+    """GFLOP/s of an n^3 fp32 MatMul: ours (compiled at -O2), onnxruntime's and numpy's."""
+    g = h.make_graph([h.make_node("MatMul", ["a", "b"], ["c"])], "mm",
+                     [h.make_tensor_value_info("a", T.FLOAT, [n, n]),
+                      h.make_tensor_value_info("b", T.FLOAT, [n, n])],
+                     [h.make_tensor_value_info("c", T.FLOAT, [n, n])])
+    src = os.path.join(workdir, "matmul.onnx")
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)], ir_version=8), src)
+    fn, _ = compile_model(src, opt_level=2)
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    sess = ort_session(src, threads=2)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(fn(a, b)[0], want, rtol=1e-3, atol=1e-2)
+    t = interleaved({"ours": lambda: fn(a, b), "ort": lambda: sess.run(None, {"a": a, "b": b}),
+                     "numpy": lambda: a @ b}, repeat)
+    flop = 2.0 * n ** 3
+    return {"gflops": round(flop / t["ours"] / 1e9, 1),
+            "onnxruntime_gflops": round(flop / t["ort"] / 1e9, 1),
+            "numpy_gflops": round(flop / t["numpy"] / 1e9, 1)}
+
+
 def bench_model(name: str, repeat: int, workdir: str, opt_level: int = 2) -> Dict[str, Any]:
     model = MODELS[name]()
     src = os.path.join(workdir, f"{name}.onnx")
@@ -52,9 +96,9 @@ def bench_model(name: str, repeat: int, workdir: str, opt_level: int = 2) -> Dic
     compiled = mlir_lite.load(art)
     sess = ort_session(src, threads=2)
     feed = inputs_for(model, batch=1)
-    ours = measure(lambda: compiled(**feed), repeat)
-    theirs = measure(lambda: sess.run(None, feed), repeat)
-    lat, ort_ms = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+    t = interleaved({"ours": lambda: compiled(**feed), "ort": lambda: sess.run(None, feed)},
+                    repeat)
+    lat, ort_ms = t["ours"] * 1e3, t["ort"] * 1e3
     return {"compile_s": round(compile_s, 3), "latency_ms": round(lat, 4),
             "onnxruntime_ms": round(ort_ms, 4), "ratio": round(lat / ort_ms, 3),
             "kernel_calls": compiled.num_kernel_calls,
@@ -94,11 +138,14 @@ def main(argv: List[str] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MODELS),
                     help=f"comma-separated subset of: {', '.join(MODELS)}")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"only {', '.join(QUICK)} (overrides --models)")
+    ap.add_argument("--no-matmul", action="store_true", help="skip the 1024^3 MatMul figure")
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    names = [n for n in args.models.split(",") if n]
+    names = list(QUICK) if args.quick else [n for n in args.models.split(",") if n]
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         ap.error(f"unknown model(s): {', '.join(unknown)}")
@@ -106,14 +153,16 @@ def main(argv: List[str] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mlir-lite-bench-") as d:
         for n in names:
             results[n] = bench_model(n, args.repeat, d, args.opt_level)
-            if not args.json:
-                print(f"  {n}: done", file=sys.stderr)
+            print(f"  {n}: compiled in {results[n]['compile_s']:.1f} s, ratio "
+                  f"{results[n]['ratio']:.2f}", file=sys.stderr)
         overhead = per_call_overhead(d)
+        mm = None if args.no_matmul else matmul_gflops(d)
     geo = math.exp(statistics.mean(math.log(r["ratio"]) for r in results.values()))
     if args.json:
         print(json.dumps({"models": results, "opt_level": args.opt_level,
                           "geomean_ratio": round(geo, 3),
-                          "per_call_overhead_us": overhead}, indent=1))
+                          "per_call_overhead_us": overhead,
+                          **({"matmul_1024": mm} if mm else {})}, indent=1))
         return 0
     print(f"-O{args.opt_level}\n")
     print("| model | compile s | latency ms | onnxruntime ms | ratio | kernel calls | at -O1 |")
@@ -126,6 +175,9 @@ def main(argv: List[str] = None) -> int:
     print(f"executor overhead per kernel call: {overhead['overhead_us']:.1f} us "
           f"(per call {overhead['per_call_us']:.1f} us, raw FFI call "
           f"{overhead['raw_ffi_call_us']:.1f} us, {overhead['kernel_calls']} calls)")
+    if mm:
+        print(f"1024^3 MatMul GFLOP/s: ours {mm['gflops']}, onnxruntime "
+              f"{mm['onnxruntime_gflops']}, numpy {mm['numpy_gflops']}")
     return 0
 
 

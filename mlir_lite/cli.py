@@ -199,6 +199,12 @@ def _add_compile(sub: argparse._SubParsersAction) -> None:
                         "operator fusion (each fused group is one kernel); 3: the same as 2 for now")
     p.add_argument("--print-ir-after-all", action="store_true")
     p.add_argument("--timing", action="store_true", help="print the time of each phase")
+    p.add_argument("--tune", type=int, default=None, metavar="TRIALS",
+                   help="tune the heaviest CPU kernels with MetaSchedule, TRIALS candidates in "
+                        "all, and keep what wins in the tuning database (0: only apply it)")
+    p.add_argument("--tune-dir", default=None, metavar="DIR",
+                   help="the tuning database (default $MLIR_LITE_TUNE_DIR or "
+                        "~/.cache/mlir-lite/tune)")
     p.set_defaults(fn=lambda a: _lazy("compile", a))
 
 

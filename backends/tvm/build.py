@@ -31,12 +31,14 @@ from mlir_lite.dialects.builtin import ModuleOp  # noqa: E402
 from mlir_lite.errors import CompileError  # noqa: E402
 from mlir_lite.types import TensorType  # noqa: E402
 
-from . import rules_index, rules_math, rules_nn, rules_shape  # noqa: E402,F401  (register the rules)
-from .decompose import decompose_for_tvm  # noqa: E402
+from . import (rules_dynamic, rules_index, rules_math, rules_misc, rules_nn,  # noqa: E402,F401
+               rules_dynamic_params, rules_quant, rules_shape)  # (registers the rules)
+from .decompose import DECOMPOSED, decompose_for_tvm  # noqa: E402
 from .fused import lower_fused  # noqa: E402
 from .executor import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan,  # noqa: E402
                        ViewStep, WhileStep)
 from .lower import KINDS, LOWERING, LowerContext, tvm_dtype  # noqa: E402
+from .prepack import prepack_weights  # noqa: E402
 from .rules_shape import reshape_shape  # noqa: E402
 from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
 from .shape_expr import free_symbols, to_data  # noqa: E402
@@ -61,13 +63,14 @@ def cuda_target(arch: str = "sm_80") -> tvm.target.Target:
 
 
 def cpu_config(target: tvm.target.Target) -> CpuConfig:
-    """Vector width and core count for the CPU schedules."""
+    """Vector width (from the target's CPU, so `--mcpu` for another machine is honoured) and
+    core count for the CPU schedules."""
     width = 16
     try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((ln for ln in fh if ln.startswith("flags")), "")
-        width = 64 if " avx512f" in flags else 32 if " avx2" in flags else 16
-    except OSError:
+        from tvm.target import codegen
+        has = codegen.llvm_cpu_has_features
+        width = 64 if has("avx512f", target) else 32 if has("avx2", target) else 16
+    except Exception:  # noqa: BLE001 - not an x86 LLVM target: keep 128-bit vectors
         pass
     cores = int(target.attrs.get("num-cores", os.cpu_count() or 1))
     return CpuConfig(vector_bytes=width, num_cores=cores)
@@ -120,7 +123,7 @@ class CompiledFunction:
 _HOST_OPS = frozenset({"ml.fused", "ml.yield",  # a fused region is lowered by fused.py
                        "func.return", "ml.constant", "scf.if", "scf.for", "scf.while",
                        "scf.yield", "scf.condition"})
-_DECOMPOSED = frozenset({"ml.lstm"})  # see decompose.py
+_DECOMPOSED = frozenset(DECOMPOSED)  # see decompose.py
 
 
 def unsupported_ops(func: Operation) -> List[Operation]:
@@ -148,6 +151,7 @@ class _Builder:
         self.kernels: List[KernelInfo] = []
         self.base_symbols: set = set()  # the symbols that the function's inputs bind
         self.seen: Dict[tuple, list] = {}   # structural hash -> [(prim, symbol)]
+        self.raw: Dict[str, tirx.PrimFunc] = {}  # symbol -> unscheduled kernel (for tuning)
 
     def var(self, name: str) -> tirx.Var:
         v = self.vars.get(name)
@@ -249,6 +253,7 @@ class _Builder:
         in_ids = list(dict.fromkeys(self.value_ids[v] for v in op.operands))
         holders = {b: te.placeholder(self.shapes[b], self.buffers[b].dtype, name=f"in{n}")
                    for n, b in enumerate(in_ids)}
+        views = prepack_weights(self, op, holders)  # constant conv weights, packed once
         ctx = LowerContext(op, kind=KINDS.get(op.name, "injective"))
         for r in op.results:
             _tensor_type(r.type, f"result of {op.name}", op)
@@ -260,7 +265,8 @@ class _Builder:
                 self.value_ids[op.results[0]] = dst
                 self.steps.append(ViewStep(src, dst, op.name))
                 return
-            args = [holders[self.value_ids[v]] for v in op.operands]
+            args = [views.get(self.value_ids[v], holders[self.value_ids[v]])
+                    for v in op.operands]
             if op.name == "ml.fused":
                 outs, ctx = lower_fused(op, args)
             else:
@@ -300,6 +306,7 @@ class _Builder:
             symbol = same  # an identical kernel (e.g. the next step of an unrolled LSTM)
         else:
             info = KernelInfo(symbol, op.name, ctx.kind)
+            self.raw[symbol] = prim
             if not self.is_cuda:
                 prim, info.schedule = schedule_cpu(prim, ctx.kind, ctx.hints, self.cfg)
             self.funcs[symbol] = prim.with_attr("global_symbol", symbol)
@@ -344,8 +351,9 @@ def _find_func(module: Operation, func: str) -> Operation:
 
 
 def compile_function(module: Operation, func: str = "main", target: TargetLike = None,
-                     ) -> CompiledFunction:
+                     tune: Any = None) -> CompiledFunction:
     """Compile function `func` of `module` for `target` (default: this CPU; "cuda" for CUDA).
+    `tune` (a tune.TuneOptions) tunes the heaviest CPU kernels and applies the tuning database.
 
     Raises CompileError listing every op without a lowering rule."""
     t0 = time.perf_counter()
@@ -356,13 +364,16 @@ def compile_function(module: Operation, func: str = "main", target: TargetLike =
         decompose_for_tvm(f)
     b = _Builder(f, tgt)
     b.build()
+    if tune is not None and not b.is_cuda and b.funcs:
+        from .tune import apply_tuning
+        apply_tuning(b.funcs, b.raw, b.kernels, tgt, tune)
     mod = tvm.IRModule(b.funcs)
     if b.is_cuda:
         mod = schedule_cuda(mod, tgt)
         for info in b.kernels:
             info.schedule = ["dlight"]
     executable = tvm.compile(mod, tgt) if b.funcs else None
-    plan = b.plan()
+    plan = _with_memory_plan(b.plan(), f, b.value_ids)
     dev = tvm.cuda(0) if b.is_cuda else tvm.cpu(0)
     if executable is None:
         executor = Executor(plan, {}, dev)
@@ -372,6 +383,17 @@ def compile_function(module: Operation, func: str = "main", target: TargetLike =
         executor = _Lazy(plan, executable.mod, dev)  # type: ignore[assignment]
     return CompiledFunction(func, plan, executable, mod, b.kernels, tgt,
                             time.perf_counter() - t0, executor)
+
+
+def _with_memory_plan(plan: Plan, f: Operation, value_ids: Dict[Value, int]) -> Plan:
+    """`plan` carrying the compiler's arena plan (passes/memory_plan.py) for its buffers: the
+    executor allocates one arena of that size and binds the buffers at the planned offsets."""
+    import dataclasses
+
+    from mlir_lite.passes.memory_plan import arena_plan
+    views = frozenset(n for n, k in KINDS.items() if k == "view")
+    skip = {i for i, s in enumerate(plan.buffers) if s.dynamic or s.kind in ("input", "const")}
+    return dataclasses.replace(plan, memory=arena_plan(f, value_ids, skip, alias_ops=views))
 
 
 class _Lazy:

@@ -1,7 +1,7 @@
 """The command-line subcommands of the TVM backend (their arguments are declared in
 `mlir_lite/cli.py`, which imports this module only when one of them runs):
 
-    mlir-lite compile model.onnx -o model.mlc [--target cpu|cuda] [--arch sm_80] [-O1] ...
+    mlir-lite compile model.onnx -o model.mlc [--target cpu|cuda] [--arch sm_80] [-O1] [--tune N]
     mlir-lite run model.mlc [--input x=x.npy ...] [--inputs all.npz] [--random] [-o out.npz]
     mlir-lite bench model.mlc|model.onnx [--repeat N] [--vs onnxruntime] [--json]
 """
@@ -29,7 +29,9 @@ def compile(args: argparse.Namespace) -> int:  # noqa: A001 - the subcommand's n
     t0 = time.perf_counter()
     info = compile_to_artifact(args.file, args.output, target=args.target, arch=args.arch,
                                mcpu=args.mcpu, opt_level=args.opt_level,
-                               print_ir_after_all=args.print_ir_after_all, timing=args.timing)
+                               print_ir_after_all=args.print_ir_after_all, timing=args.timing,
+                               tune=getattr(args, "tune", None),
+                               tune_dir=getattr(args, "tune_dir", None))
     if args.timing:
         total = time.perf_counter() - t0
         print("===- compile timing -===", file=sys.stderr)

@@ -101,9 +101,11 @@ def _return_names(module: Any) -> Optional[List[str]]:
 def compile_model(source: Any, target: str = "cpu", arch: Optional[str] = None,
                   mcpu: Optional[str] = None, opt_level: int = 1,
                   print_ir_after_all: bool = False, timing: bool = False,
-                  stream: Optional[TextIO] = None) -> Tuple[CompiledFunction, CompileInfo]:
+                  stream: Optional[TextIO] = None, tune: Optional[int] = None,
+                  tune_dir: Optional[str] = None) -> Tuple[CompiledFunction, CompileInfo]:
     """Import `source`, run the pipeline of `opt_level`, and compile `@main` for `target`;
-    IR dumps and timings go to `stream` (default stderr)."""
+    IR dumps and timings go to `stream` (default stderr). `tune`: MetaSchedule trials for the
+    heaviest kernels (0: only apply the tuning database; see tune.py)."""
     stream = stream or sys.stderr
     if opt_level not in (0, 1, 2, 3):
         raise CompileError(f"optimisation level must be 0 to 3, got {opt_level}")
@@ -121,7 +123,11 @@ def compile_model(source: Any, target: str = "cpu", arch: Optional[str] = None,
         from mlir_lite.printer import print_module
         stream.write("// -----// IR (O0: no passes) //----- //\n" + print_module(module))
     t0 = time.perf_counter()
-    fn = compile_function(module, "main", resolve_target(target, arch, mcpu))
+    opts = None
+    if tune is not None:
+        from .tune import TuneOptions
+        opts = TuneOptions(trials=tune, directory=tune_dir, stream=stream)
+    fn = compile_function(module, "main", resolve_target(target, arch, mcpu), tune=opts)
     t["codegen"] = time.perf_counter() - t0
     n_out = len(fn.plan.outputs)
     if outs is None or len(outs) != n_out:
@@ -142,9 +148,13 @@ def compile_to_artifact(source: Any, path: str, **options: Any) -> CompileInfo:
     return info
 
 
-def backend_executor(module: Any, target: str = "cpu") -> Callable[..., List[np.ndarray]]:
-    """The compiled path for `mlir_lite.backend`: `f(*arrays) -> list of arrays`."""
+def backend_executor(module: Any, target: str = "cpu", opt_level: int = 2
+                     ) -> Callable[..., List[np.ndarray]]:
+    """The compiled path for `mlir_lite.backend`: the pipeline of `opt_level` (default O2, as
+    `compile_model`'s best level), then `f(*arrays) -> list of arrays` for `target`."""
     from mlir_lite.passes.registry import run_pipeline
-    run_pipeline(module, PIPELINE_O1)
+    pipeline = pipeline_for(opt_level)
+    if pipeline:
+        run_pipeline(module, pipeline)
     fn = compile_function(module, "main", resolve_target(target))
     return lambda *arrays: fn(*arrays)

@@ -131,6 +131,105 @@ def transformer_layer(seq: int = 32, d: int = 64, heads: int = 4, ff: int = 256
                   name="transformer")
 
 
+def transformer_stack(seq: int = 128, d: int = 256, heads: int = 4, ff: int = 1024,
+                      layers: int = 2, causal: bool = False, name: str = "bert"
+                      ) -> onnx.ModelProto:
+    """`layers` Transformer layers on embeddings `x[B, seq, d]`: BERT-style (post-LN, erf GELU,
+    bidirectional attention) or, with `causal`, GPT-2-style (pre-LN, tanh GELU, a causal mask
+    applied with Where, a final LayerNorm). Attention is MatMul Q.K^T (K transposed by a
+    Transpose), Softmax, MatMul P.V per head."""
+    rng = np.random.default_rng(_RNG_SEED)
+    dh = d // heads
+    n = h.make_node
+    inits = [numpy_helper.from_array(np.array([0, 0, heads, dh], np.int64), "split_heads"),
+             numpy_helper.from_array(np.array([0, 0, d], np.int64), "merge_heads"),
+             numpy_helper.from_array(np.array(1.0 / np.sqrt(dh), np.float32), "scale"),
+             numpy_helper.from_array(np.array(np.sqrt(2.0), np.float32), "sqrt2"),
+             numpy_helper.from_array(np.array(np.sqrt(2.0 / np.pi), np.float32), "c_tanh"),
+             numpy_helper.from_array(np.array(0.044715, np.float32), "c_cube"),
+             numpy_helper.from_array(np.array(3.0, np.float32), "three"),
+             numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+             numpy_helper.from_array(np.array(-1e4, np.float32), "neg"),
+             numpy_helper.from_array(np.tril(np.ones((seq, seq), bool)), "causal")]
+    nodes: list = []
+
+    def ln(x: str, p: str) -> str:
+        inits.append(numpy_helper.from_array(rng.uniform(0.5, 1.5, d).astype(np.float32),
+                                             p + "_g"))
+        inits.append(numpy_helper.from_array((rng.standard_normal(d) * 0.1).astype(np.float32),
+                                             p + "_b"))
+        nodes.append(n("LayerNormalization", [x, p + "_g", p + "_b"], [p], axis=-1))
+        return p
+
+    def dense(x: str, p: str, a: int, b: int) -> str:
+        inits.extend([_init(rng, p + "_w", [a, b]), _init(rng, p + "_bias", [b], 0.1)])
+        nodes.extend([n("MatMul", [x, p + "_w"], [p + "_m"]),
+                      n("Add", [p + "_m", p + "_bias"], [p])])
+        return p
+
+    def gelu(x: str, p: str) -> str:
+        if causal:  # tanh approximation, as GPT-2
+            nodes.extend([n("Pow", [x, "three"], [p + "c"]), n("Mul", [p + "c", "c_cube"],
+                                                                 [p + "cm"]),
+                          n("Add", [x, p + "cm"], [p + "i"]),
+                          n("Mul", [p + "i", "c_tanh"], [p + "s"]),
+                          n("Tanh", [p + "s"], [p + "t"])])
+        else:
+            nodes.extend([n("Div", [x, "sqrt2"], [p + "d"]), n("Erf", [p + "d"], [p + "t"])])
+        nodes.extend([n("Add", [p + "t", "one"], [p + "1"]), n("Mul", [x, p + "1"], [p + "m"]),
+                      n("Mul", [p + "m", "half"], [p])])
+        return p
+
+    def attention(x: str, p: str) -> str:
+        for t in "qkv":
+            nodes.append(n("Reshape", [dense(x, f"{p}{t}", d, d), "split_heads"], [f"{p}{t}r"]))
+        nodes.extend([n("Transpose", [p + "qr"], [p + "qt"], perm=[0, 2, 1, 3]),
+                      n("Transpose", [p + "kr"], [p + "kt"], perm=[0, 2, 3, 1]),
+                      n("Transpose", [p + "vr"], [p + "vt"], perm=[0, 2, 1, 3]),
+                      n("MatMul", [p + "qt", p + "kt"], [p + "s"]),
+                      n("Mul", [p + "s", "scale"], [p + "ss"])])
+        scores = p + "ss"
+        if causal:
+            nodes.append(n("Where", ["causal", scores, "neg"], [p + "sm"]))
+            scores = p + "sm"
+        nodes.extend([n("Softmax", [scores], [p + "pr"], axis=-1),
+                      n("MatMul", [p + "pr", p + "vt"], [p + "ctx"]),
+                      n("Transpose", [p + "ctx"], [p + "ct"], perm=[0, 2, 1, 3]),
+                      n("Reshape", [p + "ct", "merge_heads"], [p + "cm"])])
+        return dense(p + "cm", p + "o", d, d)
+
+    x = "x"
+    for i in range(layers):
+        p = f"l{i}_"
+        if causal:
+            nodes.append(n("Add", [x, attention(ln(x, p + "ln1"), p + "att")], [p + "r1"]))
+            f = gelu(dense(ln(p + "r1", p + "ln2"), p + "f1", d, ff), p + "gelu")
+            nodes.append(n("Add", [p + "r1", dense(f, p + "f2", ff, d)], [p + "out"]))
+            x = p + "out"
+        else:
+            nodes.append(n("Add", [x, attention(x, p + "att")], [p + "r1"]))
+            n1 = ln(p + "r1", p + "ln1")
+            f = gelu(dense(n1, p + "f1", d, ff), p + "gelu")
+            nodes.append(n("Add", [n1, dense(f, p + "f2", ff, d)], [p + "r2"]))
+            x = ln(p + "r2", p + "ln2")
+    if causal:
+        x = ln(x, "ln_f")
+    nodes.append(n("Identity", [x], ["y"]))
+    return _model(nodes, [h.make_tensor_value_info("x", T.FLOAT, ["B", seq, d])],
+                  [h.make_tensor_value_info("y", T.FLOAT, ["B", seq, d])], inits, name=name)
+
+
+def bert_encoder() -> onnx.ModelProto:
+    """BERT-style encoder: seq 128, hidden 256, 4 heads, FFN 1024, 2 layers (BERT-mini sized)."""
+    return transformer_stack(128, 256, 4, 1024, 2, causal=False, name="bert")
+
+
+def gpt2_decoder() -> onnx.ModelProto:
+    """GPT-2-style decoder: seq 128, hidden 256, 4 heads, FFN 1024, 2 layers, causal mask."""
+    return transformer_stack(128, 256, 4, 1024, 2, causal=True, name="gpt2")
+
+
 def if_loop() -> onnx.ModelProto:
     """If (on the sign of sum(x)) then a Loop of 3 iterations with a carried value and a scan
     output."""
@@ -233,12 +332,14 @@ def _light(name: str) -> Callable[[], onnx.ModelProto]:
     return lambda: light_model(name)
 
 
-LIGHT = ("squeezenet", "shufflenet", "resnet50")
-SLOW = {"shufflenet", "resnet50"}  # golden tests of these are marked slow
+LIGHT = ("squeezenet", "shufflenet", "resnet50", "inception_v1", "densenet121", "vgg19")
+# golden tests of these are marked slow
+SLOW = {"shufflenet", "resnet50", "inception_v1", "densenet121", "vgg19", "bert", "gpt2"}
 
 MODELS: Dict[str, Callable[[], onnx.ModelProto]] = {
     "mlp": mlp, "small_cnn": small_cnn, "transformer_layer": transformer_layer,
-    "if_loop": if_loop, "lstm": lstm, **{n: _light(n) for n in LIGHT}}
+    "if_loop": if_loop, "lstm": lstm, "bert": bert_encoder, "gpt2": gpt2_decoder,
+    **{n: _light(n) for n in LIGHT}}
 
 
 def inputs_for(model: onnx.ModelProto, batch: int = 2, seed: int = 0) -> Dict[str, np.ndarray]:

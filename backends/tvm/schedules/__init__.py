@@ -13,9 +13,11 @@ from typing import Any, Callable, Dict, List, Tuple
 import tvm
 from tvm.s_tir import Schedule
 
-from .conv import schedule_conv
+from .conv import schedule_conv, schedule_conv_direct
 from .cpu import CpuConfig, schedule_generic
 from .matmul import schedule_matmul
+from .pool import schedule_pool
+from .reduction import schedule_reduction_kernel
 
 __all__ = ["CPU_SCHEDULES", "CpuConfig", "schedule_cpu", "schedule_cuda"]
 
@@ -23,11 +25,16 @@ CpuSchedule = Callable[[Schedule, CpuConfig, Dict[str, Any]], List[str]]
 
 CPU_SCHEDULES: Dict[str, CpuSchedule] = {
     "injective": lambda s, cfg, hints: schedule_generic(s, cfg),
-    "reduction": lambda s, cfg, hints: schedule_generic(s, cfg),
-    "pool": lambda s, cfg, hints: schedule_generic(s, cfg),
+    "reduction": schedule_reduction_kernel,
+    "pool": schedule_pool,
     "matmul": schedule_matmul,
     "conv": schedule_conv,
+    "conv_direct": schedule_conv_direct,
 }
+
+# a specialised schedule that fails tries these next, then the generic one
+FALLBACKS: Dict[str, Tuple[str, ...]] = {"conv": ("conv_direct",)}
+_SCHEDULE_ERRORS = (RuntimeError, ValueError, TypeError, AttributeError, IndexError, KeyError)
 
 
 def schedule_cpu(func: tvm.tirx.PrimFunc, kind: str, hints: Dict[str, Any],
@@ -37,12 +44,23 @@ def schedule_cpu(func: tvm.tirx.PrimFunc, kind: str, hints: Dict[str, Any],
     try:
         s = Schedule(func)
         applied = fn(s, cfg, hints)
-    except (RuntimeError, ValueError) as e:
+    except _SCHEDULE_ERRORS as e:
         if fn is CPU_SCHEDULES["injective"]:
             raise
+        why = f"fallback({kind}: {str(e).splitlines()[0][:80]})"
+        for nxt in FALLBACKS.get(kind, ()):
+            try:
+                s = Schedule(func)
+                return _done(s, CPU_SCHEDULES[nxt](s, cfg, hints) + [why])
+            except _SCHEDULE_ERRORS:
+                pass
         s = Schedule(func)
         applied = schedule_generic(s, cfg)
-        applied.append(f"fallback({kind}: {str(e).splitlines()[0][:80]})")
+        applied.append(why)
+    return s.mod["main"], applied
+
+
+def _done(s: Schedule, applied: List[str]) -> Tuple[tvm.tirx.PrimFunc, List[str]]:
     return s.mod["main"], applied
 
 

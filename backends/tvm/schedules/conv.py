@@ -1,40 +1,161 @@
-"""The CPU direct-convolution schedule (2-D, NCHW): an accumulator tile of MF output channels x
-OWV output columns (one SIMD vector) in registers, the reduction (rc, kh, kw) around it, and the
-fused (n, channel-tile, row) loop in parallel. The zero-padding stage stays a separate,
-vectorised pass, so the inner loop reads the input without bounds tests.
+"""CPU schedules for 2-D NCHW convolutions, chosen by the kind of convolution.
 
-It works on the stage named `conv` with loops `(n, m, oh, ow, rc, kh, kw)` (rules_nn.py); other
-stages (pad) get the generic schedule, except the elementwise epilogue (bias, activation,
-residual add of a fused group), which is inlined into the tile write-back.
+* `oc-vector` (dense convs and grouped ones whose groups hold whole vectors of output channels):
+  the in-kernel NCHW[x]c form. The weights are read as `[M/OC, KH, KW, C, OC]` vectors:
+  constant weights are stored so at compile time (prepack.py), others are packed by one
+  vectorised pass per call. The accumulator tile of OWT output columns x OC output channels
+  (OC = one or two SIMD vectors) lives in registers in an `[.., OW, OC]` layout, each FMA
+  multiplies a weight vector by a broadcast input value, and the (n, channel-block, row) loops
+  run in parallel. The tile is written back to NCHW (transposed) with the fused epilogue.
+* `depthwise` (one input channel per group): each (channel, row) accumulates KHxKW vectors of
+  output columns; no channel tile, since no two channels share an input.
+* `ow-vector` (the rest, e.g. 34 channels per group): an accumulator tile of MF output channels
+  x one vector of output columns (the original direct schedule).
+
+All work on the stage named `conv` with loops `(n, m, oh, ow, rc, kh, kw)` (rules_nn.py); the
+zero-padding stage stays a separate vectorised pass, so the inner loop reads the input without
+bounds tests. Tile sizes come from the target's vector width by rules (no search), so compiling
+stays quick. A schedule that does not apply raises; `schedule_cpu` then tries the next one
+(`conv_direct`, then the generic schedule).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tvm import tirx
 from tvm.s_tir import Schedule
 
 from .cpu import (CpuConfig, _out_dtype, attach_epilogue, epilogue_of, pick_factor,
-                  schedule_generic)
+                  schedule_generic, schedule_injective, static_extent)
 
-__all__ = ["schedule_conv"]
+__all__ = ["schedule_conv", "schedule_conv_direct", "conv_plan"]
 
 
-def _ext(s: Schedule, loop: Any) -> Any:
+def _ext(s: Schedule, loop: Any) -> Optional[int]:
     e = s.get(loop).extent
     return int(e.value) if isinstance(e, tirx.IntImm) else None
 
 
-def schedule_conv(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
+def _parallel(s: Schedule, cfg: CpuConfig, fused: Any, work: Optional[int]) -> bool:
+    """Parallelise `fused` unless the whole conv (`work` multiply-adds) is statically small:
+    waking the thread pool would cost more than the work."""
+    if work is not None and work < cfg.parallel_min * 32:
+        return False
+    s.parallel(fused)
+    return True
+
+
+def _prologue(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> tuple:
+    """The epilogue's name, the generic schedule of the other stages, the conv block, loops."""
     epi = epilogue_of(s, "conv", keep=("pad",))
     done = schedule_generic(s, cfg, skip=("conv", "pad") + epi)
     blk = s.get_sblock("conv")
     loops = s.get_loops(blk)
     if len(loops) != 7:
-        raise ValueError("the direct conv schedule handles 2-D convolutions only")
+        raise ValueError("the conv schedules handle 2-D convolutions only")
     if hints.get("padded"):
-        from .cpu import schedule_injective
         done.append("pad:" + schedule_injective(s, s.get_sblock("pad"), cfg))
+    return epi, done, blk, loops
+
+
+def conv_plan(m: Optional[int], cg: Optional[int], ow: Optional[int], groups: int,
+              lanes: int) -> Dict[str, Any]:
+    """The schedule kind and tile sizes for a conv with `m` output channels, `cg` input
+    channels per group, `ow` output columns (None when symbolic) and `lanes` SIMD lanes."""
+    if groups > 1 and cg == 1:
+        return {"kind": "depthwise"}
+    mg = None if m is None else m // groups
+    if m is None or ow is None or mg is None or mg % lanes:
+        return {"kind": "ow-vector"}
+    oc = 2 * lanes if mg % (2 * lanes) == 0 else lanes
+    # up to ~28 accumulators out of 32 vector registers; a divisor of OW (no predicate)
+    most = 28 // (oc // lanes)
+    owt = next((f for f in range(min(most, ow), 0, -1) if ow % f == 0), 1)
+    if owt < most // 2 and ow > most:  # a poor divisor (e.g. prime OW): predicate instead
+        owt = most
+    return {"kind": "oc-vector", "oc": oc, "owt": owt}
+
+
+def _weight_read(s: Schedule, blk: Any, oc: int) -> Optional[int]:
+    """The read index of the OIHW weight to pack, or None when it is packed already (a
+    `[M/oc, KH, KW, C, oc]` constant read through the inlined view, prepack.py)."""
+    reads = s.get(blk).reads
+    if len(reads) != 2:
+        raise ValueError("unexpected reads in the conv stage")
+    shape = reads[1].source.shape
+    if len(shape) == 5 and isinstance(shape[4], tirx.IntImm) and int(shape[4]) == oc:
+        return None
+    if len(shape) != 4:
+        raise ValueError("unexpected weight layout in the conv stage")
+    return 1
+
+
+def _schedule_oc_vector(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any],
+                        plan: Dict[str, Any]) -> List[str]:
+    epi, done, blk, loops = _prologue(s, cfg, hints)
+    n, f, oh, ow, rc, kh, kw = loops
+    oc, owt = plan["oc"], plan["owt"]
+    work = static_extent(s, loops)
+    wi = _weight_read(s, blk, oc)
+    if wi is not None:
+        wp = s.cache_read(blk, wi, "global")
+        s.transform_layout(blk, ("read", wi), lambda m, c, y, x: (m // oc, y, x, c, m % oc))
+    wb = s.cache_write(blk, 0, "global")
+    s.transform_layout(blk, ("write", 0), lambda a, m, y, x: (a, m // oc, y, x, m % oc))
+    fo, fi = s.split(f, [None, oc])
+    owo, owi = s.split(ow, [None, owt])
+    # rc innermost of the reduction: the accumulators stay in registers over a simple loop
+    s.reorder(n, fo, oh, owo, kh, kw, rc, owi, fi)
+    s.reverse_compute_at(wb, owo)
+    attached = attach_epilogue(s, wb, epi, cfg)
+    if attached:
+        done.append(attached)
+    s.vectorize(fi)
+    s.unroll(owi)
+    par = _parallel(s, cfg, s.fuse(n, fo, oh), work)
+    s.decompose_reduction(blk, kh)
+    wl = s.get_loops(wb)
+    s.vectorize(wl[-1])
+    how = f"conv:oc-vector(oc={oc},owt={owt})" + ("" if par else "+serial")
+    if wi is None:
+        return done + [how + "+prepackedW"]
+    # the weight packing: parallel over output-channel blocks, vectorised over the block
+    pm, pc, py, px = s.get_loops(wp)[-4:]
+    pmo, pmi = s.split(pm, [None, oc])
+    s.reorder(pmo, py, px, pc, pmi)
+    s.parallel(pmo)
+    s.vectorize(pmi)
+    return done + [how + "+packW"]
+
+
+def _schedule_depthwise(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
+    epi, done, blk, loops = _prologue(s, cfg, hints)
+    n, f, oh, ow, rc, kh, kw = loops
+    work = static_extent(s, loops)
+    lanes = cfg.lanes(_out_dtype(s, blk))
+    w_out = _ext(s, ow)
+    # one or two vectors of a row, dividing it (no predicate)
+    owv = pick_factor(w_out, range(2 * lanes, lanes // 2 - 1, -1), lanes)
+    wb = s.cache_write(blk, 0, "global")
+    owo, owi = s.split(ow, [None, owv])
+    s.reorder(n, f, oh, owo, rc, kh, kw, owi)
+    s.reverse_compute_at(wb, owo)
+    attached = attach_epilogue(s, wb, epi, cfg)
+    if attached:
+        done.append(attached)
+    s.vectorize(owi)
+    for lp in (kh, kw):
+        if (_ext(s, lp) or 99) <= 7:
+            s.unroll(lp)
+    par = _parallel(s, cfg, s.fuse(n, f, oh), work)
+    s.decompose_reduction(blk, rc)
+    s.vectorize(s.get_loops(wb)[-1])
+    return done + [f"conv:depthwise(ow={owv})" + ("" if par else "+serial")]
+
+
+def schedule_conv_direct(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
+    """The `ow-vector` schedule: MF output channels x one vector of output columns."""
+    epi, done, blk, loops = _prologue(s, cfg, hints)
     n, f, oh, ow, rc, kh, kw = loops
     lanes = cfg.lanes(_out_dtype(s, blk))
     w_out, m = _ext(s, ow), _ext(s, f)
@@ -56,4 +177,20 @@ def schedule_conv(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[st
     s.parallel(s.fuse(n, fo, oh))
     s.decompose_reduction(blk, rc)
     s.vectorize(s.get_loops(wb)[-1])
-    return done + ["conv:tile+parallel"]
+    return done + ["conv:ow-vector"]
+
+
+def schedule_conv(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
+    """The conv schedule that `conv_plan` picks for this kernel."""
+    blk = s.get_sblock("conv")
+    loops = s.get_loops(blk)
+    if len(loops) != 7:
+        raise ValueError("the conv schedules handle 2-D convolutions only")
+    lanes = cfg.lanes(_out_dtype(s, blk))
+    plan = conv_plan(_ext(s, loops[1]), _ext(s, loops[4]), _ext(s, loops[3]),
+                     int(hints.get("groups", 1)), lanes)
+    if plan["kind"] == "depthwise":
+        return _schedule_depthwise(s, cfg, hints)
+    if plan["kind"] == "oc-vector":
+        return _schedule_oc_vector(s, cfg, hints, plan)
+    return schedule_conv_direct(s, cfg, hints)

@@ -89,8 +89,20 @@ def schedule_injective(s: Schedule, blk: Any, cfg: CpuConfig) -> str:
     if not loops:
         return "scalar"
     n = static_extent(s, loops)
-    fused = s.fuse(*loops) if len(loops) > 1 else loops[0]
     lanes = cfg.lanes(_out_dtype(s, blk))
+    inner = static_extent(s, loops[-1:])
+    if len(loops) > 1 and (inner is None or inner >= lanes):
+        # Rows: a vectorised innermost loop (its tail predicated) under parallel outer loops.
+        # Fusing everything instead costs a vector int64 division per element to recover the
+        # indices: measured 240x slower on a 64x58x58 zero-padding (2.7 ms vs 11 us).
+        outer = s.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
+        _, vec = s.split(loops[-1], [None, lanes])
+        s.vectorize(vec)
+        if n is None or n >= cfg.parallel_min:
+            s.parallel(outer)
+            return "rows:parallel+vector"
+        return "rows:vector"
+    fused = s.fuse(*loops) if len(loops) > 1 else loops[0]
     if n is not None and n <= lanes:
         if n > 1:
             s.vectorize(fused)

@@ -1,5 +1,6 @@
 """The CPU matmul schedule: a register tile of MI rows x NJ columns (NJ = two SIMD vectors),
-`k` unrolled by KU, B packed into column panels `[N/NJ, K, NJ]` when its shape allows, the
+`k` unrolled by KU, B packed into column panels `[batch..., N/NJ, K, NJ]` when its shape
+allows (also a batched B, as in attention, and a transposed one, as in Gemm transB), the
 accumulator tile written back right after it is complete, and the fused (batch, j-panel,
 i-tile) loop in parallel (TVM_NOTES.md section 8: about 400 GFLOP/s on 1024^3 with AVX-512).
 
@@ -13,11 +14,18 @@ from typing import Any, Dict, List
 
 from tvm import tirx
 from tvm.s_tir import Schedule
+from tvm.tirx import IndexMap
 
+from ..lower import dtype_of
 from .cpu import (CpuConfig, _out_dtype, attach_epilogue, epilogue_of, pick_factor,
                   schedule_generic, static_extent)
 
-__all__ = ["schedule_matmul"]
+__all__ = ["schedule_matmul", "PACK_MIN_BYTES"]
+
+# A B (per batch) smaller than this stays in L2 between the i-tiles that use it: packing it
+# costs a second parallel pass for little gain (128x256x256: 102 vs 88 GFLOP/s unpacked, 1
+# thread). A transposed B is always packed (unpacked, the SIMD loop would gather).
+PACK_MIN_BYTES = 512 * 1024
 
 
 def _ext(s: Schedule, loop: Any) -> Any:
@@ -36,14 +44,18 @@ def schedule_matmul(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[
     nj = pick_factor(n, (2 * lanes, lanes, 3 * lanes // 2, lanes // 2), 2 * lanes)
     mi = pick_factor(m, (8, 6, 4), 8)
     ku = 4 if kk is None or kk >= 4 else 1
-    pack = (hints.get("b_rank") == 2 and n is not None and kk is not None and n % nj == 0
-            and (m is None or m >= 16))
+    b_rank = hints.get("b_rank", 2)
+    trans_b = bool(hints.get("trans_b"))
+    width = _dot_width(kk, lanes)
+    if trans_b and not hints.get("trans_a") and m is not None and m <= 4 and width:
+        return done + _schedule_dot_rows(s, blk, cfg, epi, width)
+    pack = (b_rank >= 2 and n is not None and kk is not None and n % nj == 0
+            and (m is None or m >= 16)
+            and (trans_b or (n > nj and kk * n * 4 > PACK_MIN_BYTES)))
     if pack:
         bp = s.cache_read(blk, 1, "global")
-        if hints.get("trans_b"):
-            s.transform_layout(blk, ("read", 1), lambda jj, kx: (jj // nj, kx, jj % nj))
-        else:
-            s.transform_layout(blk, ("read", 1), lambda kx, jj: (jj // nj, kx, jj % nj))
+        s.transform_layout(blk, ("read", 1),
+                           _panel_map(b_rank, nj, trans_b, dtype_of(s.get(j).loop_var)))
     wb = s.cache_write(blk, 0, "global")
     io, ii = s.split(i, [None, mi])
     jo, ji = s.split(j, [None, nj])
@@ -68,12 +80,53 @@ def schedule_matmul(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[
     s.decompose_reduction(blk, ko)
     s.vectorize(s.get_loops(wb)[-1])
     if pack:
-        pk, pj = s.get_loops(bp)[-2:]
-        if hints.get("trans_b"):
+        ploops = s.get_loops(bp)
+        pb, (pk, pj) = ploops[:-2], ploops[-2:]
+        if trans_b:
             pk, pj = pj, pk
         pjo, pji = s.split(pj, [None, nj])
         s.reorder(pjo, pk, pji)
-        s.parallel(pjo)
+        s.parallel(s.fuse(*pb, pjo) if pb else pjo)
         s.vectorize(pji)
         how += "+packB"
     return done + [how]
+
+
+def _dot_width(kk: Any, lanes: int) -> Any:
+    """The SIMD width (up to four vectors) that divides a static contraction length."""
+    if kk is None:
+        return None
+    return next((w for w in (4 * lanes, 2 * lanes, lanes, lanes // 2)
+                 if w > 1 and kk % w == 0 and kk >= 2 * w), None)
+
+
+def _schedule_dot_rows(s: Schedule, blk: Any, cfg: CpuConfig, epi: tuple,
+                       width: int) -> List[str]:
+    """A few rows times a transposed B (a dense layer at batch 1: `[1, K] x [N, K]^T`): both
+    operands are contiguous along k, so each output is a dot product, vectorised along k with
+    `rfactor` (four SIMD accumulators), in parallel over the outputs. The register tile would
+    gather B with a stride of K instead (VGG-19's 25088x4096 layer ran at 1.7 GFLOP/s)."""
+    loops = s.get_loops(blk)
+    _, ki = s.split(loops[-1], [None, width])
+    rf = s.rfactor(ki, len(loops) - 1)
+    rl = s.get_loops(rf)
+    outer = s.fuse(*rl[:-2]) if len(rl) > 3 else rl[0]
+    s.parallel(outer)
+    s.vectorize(s.get_loops(rf)[-1])
+    s.decompose_reduction(rf, s.get_loops(rf)[-2])
+    fl = s.get_loops(blk)
+    s.parallel(s.fuse(*fl[:-1]) if len(fl) > 2 else fl[0])
+    done = ["matmul:dot-rows(rfactor+vector)+parallel"]
+    if epi:
+        from .cpu import schedule_injective
+        done.append(f"{epi[0]}:" + schedule_injective(s, s.get_sblock(epi[0]), cfg))
+    return done
+
+
+def _panel_map(rank: int, nj: int, trans_b: bool, dtype: str = "int64") -> IndexMap:
+    """B (`[batch..., K, N]`, or `[batch..., N, K]` transposed) as column panels
+    `[batch..., N/nj, K, nj]`: the inner loop reads nj consecutive floats for each k."""
+    def fn(*ix: Any) -> tuple:
+        kx, jj = (ix[-1], ix[-2]) if trans_b else (ix[-2], ix[-1])
+        return (*ix[:-2], jj // nj, kx, jj % nj)
+    return IndexMap.from_func(fn, ndim=rank, index_dtype=dtype)
