@@ -145,11 +145,15 @@ class LowerContext:
         """Record an error flag: 1 when `bad(*idx)` holds for some index of `shape`."""
         axes = [te.reduce_axis((0, d), name=f"chk{i}") for i, d in enumerate(shape)]
         if axes:
-            flag = te.compute((1,), lambda _: te.max(bad(*axes).astype("int32"), axis=axes),
+            flag = te.compute((1,), lambda _: _ANY(bad(*axes).astype("int32"), axis=axes),
                               name=self.name("check"))
         else:
             flag = te.compute((1,), lambda _: bad().astype("int32"), name=self.name("check"))
         self.checks.append(Check(flag, message))
+
+
+# max from 0, not te.max's INT_MIN: over no index at all (an empty tensor) the flag is clear
+_ANY = te.comm_reducer(lambda a, b: tirx.max(a, b), lambda t: tirx.const(0, t), name="any")
 
 
 def _dim_text(d: Any) -> str:

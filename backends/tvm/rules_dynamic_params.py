@@ -164,6 +164,10 @@ def _reduce_dynamic(name: str) -> Callable[..., te.Tensor]:
 
         def masked(reducer: Callable[..., Expr], val: Callable[[Expr], Expr], ident: Expr,
                    stage: str, src: te.Tensor = x) -> te.Tensor:
+            if reducer is te.max or reducer is te.min:  # start from `ident` (-inf, not the
+                pick = tirx.max if reducer is te.max else tirx.min  # lowest float): empty sets
+                reducer = te.comm_reducer(lambda p, q: pick(p, q), lambda t: ident)
+
             def body(*o: Expr) -> Expr:
                 rk = [te.reduce_axis((0, src.shape[a]), name=f"r{a}") for a in range(r)]
                 hit = tirx.all(*[tirx.any(red[a], i64(rk[a]) == coord(o, a)) for a in range(r)])

@@ -10,15 +10,16 @@ consumers first where TVM allows it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Optional, Tuple
 
 import tvm
 from tvm import tirx
-from tvm.s_tir import Schedule
+from tvm.s_tir import SBlockRealize, Schedule
 
 __all__ = ["CpuConfig", "pick_factor", "blocks", "is_reduction", "static_extent",
            "inline_injective", "schedule_injective", "schedule_reduction", "schedule_generic",
-           "epilogue_of", "attach_epilogue"]
+           "epilogue_of", "attach_epilogue", "has_zero_loop", "hoist_reduction_inits",
+           "with_hoisted_inits"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,56 @@ def static_extent(s: Schedule, loops: List[Any]) -> Optional[int]:
             return None
         n *= int(ext.value)
     return n
+
+
+def has_zero_loop(s: Schedule, blk: Any) -> bool:
+    """Whether a loop of the stage has a static extent of 0 (an empty tensor): fusing or
+    splitting such a loop divides by zero, and the stage does no work to schedule."""
+    return any(isinstance(s.get(lp).extent, tirx.IntImm) and int(s.get(lp).extent.value) == 0
+               for lp in s.get_loops(blk))
+
+
+def _reduce_loop_vars(s: Schedule, blk: Any) -> List[Any]:
+    """The loop variables that the stage's reduction iterators are bound to."""
+    block = s.get(blk)
+    body = s.get_sref(blk).parent.stmt.body
+    for r in (list(body.seq) if hasattr(body, "seq") else [body]):
+        if isinstance(r, SBlockRealize) and r.block.same_as(block):
+            return [v for iv, e in zip(block.iter_vars, r.iter_values)
+                    if iv.iter_type != tirx.IterVar.DataPar
+                    for v in tirx.analysis.undefined_vars(e)]
+    return []
+
+
+def hoist_reduction_inits(s: Schedule) -> List[str]:
+    """Give every reduction stage whose reduction loops may run zero times (a static extent 0
+    or a symbolic one) an init stage of its own, before those loops (`decompose_reduction`).
+    TVM lowers an undecomposed init to `if k == 0: init` inside the reduction loop, so over an
+    empty set the output would never be initialised to the reduction's identity."""
+    done = []
+    for blk in list(s.get_child_blocks(s.get_sblock("root"))):
+        block = s.get(blk)
+        if block.init is None:
+            continue
+        red_vars = _reduce_loop_vars(s, blk)
+        red = [lp for lp in s.get_loops(blk)
+               if any(s.get(lp).loop_var.same_as(v) for v in red_vars)]
+        if not red or all(isinstance(s.get(lp).extent, tirx.IntImm) and
+                          int(s.get(lp).extent.value) > 0 for lp in red):
+            continue
+        try:
+            s.decompose_reduction(blk, red[0])
+            done.append(f"{block.name_hint}:init-hoisted")
+        except (RuntimeError, ValueError):
+            pass  # (left as it was: correct for every non-empty set)
+    return done
+
+
+def with_hoisted_inits(func: tirx.PrimFunc) -> Tuple[tirx.PrimFunc, List[str]]:
+    """`func` (scheduled or not) after `hoist_reduction_inits`, and what that did."""
+    s = Schedule(func)
+    done = hoist_reduction_inits(s)
+    return (s.mod["main"], done) if done else (func, [])
 
 
 def pick_factor(extent: Optional[int], preferred: Iterable[int], default: int) -> int:
@@ -144,6 +195,9 @@ def schedule_generic(s: Schedule, cfg: CpuConfig, skip: tuple = ()) -> List[str]
     for blk in blocks(s):
         name = s.get(blk).name_hint
         if name in skip:
+            continue
+        if has_zero_loop(s, blk):
+            done.append(f"{name}:empty")  # no iterations (or none that reach the output)
             continue
         how = (schedule_reduction if is_reduction(s, blk) else schedule_injective)(s, blk, cfg)
         done.append(f"{name}:{how}")
