@@ -1,6 +1,7 @@
-"""Constant convolution weights stored in the layout the CPU conv schedule reads, at compile time.
+"""Constant weights stored in the layout the CPU conv and matmul schedules read, at compile time.
 
     views = prepack_weights(builder, op, holders)   # buffer id -> the tensor the rule reads
+    views.update(prepack_matmul_weights(builder, op, holders, in_ids))
 
 The `oc-vector` conv schedule (schedules/conv.py) reads the weights as `[M/OC, KH, KW, C, OC]`
 vectors. When the weight of a 2-D `ml.conv` (alone or inside an `ml.fused` group) is an
@@ -8,6 +9,12 @@ vectors. When the weight of a 2-D `ml.conv` (alone or inside an `ml.fused` group
 kernel takes the packed buffer, and the rule reads it through an `OIHW` view (`wunpack`) that
 the schedule inlines, so no packing runs per call. Anything else is left as it is (the
 schedule then packs inside the kernel).
+
+Likewise the constant B (rank 2, float32) of an `ml.matmul` / `ml.gemm` (alone or the anchor
+of an `ml.fused` group) that takes the register-tile schedule is stored as the column panels
+`[ceil(N/nj), K, nj]` the tile reads (schedules/matmul.py; N padded with zeros to whole
+panels, trans_b folded in), read through the view `bunpack`. A constant used by other ops too
+gets a packed copy of its own (one per layout, shared by the matmuls that want it).
 """
 from __future__ import annotations
 
@@ -20,8 +27,10 @@ from tvm import te, tirx
 from mlir_lite.core import Operation, Value
 
 from .schedules.conv import conv_plan
+from .schedules.matmul import PACKED_B, panel_width, takes_dot_rows
 
-__all__ = ["prepack_weights", "pack_oihw", "PACKED_WEIGHT"]
+__all__ = ["prepack_weights", "pack_oihw", "PACKED_WEIGHT", "prepack_matmul_weights",
+           "pack_panels"]
 
 PACKED_WEIGHT = "wunpack"  # the name of the view stage
 
@@ -97,4 +106,106 @@ def prepack_weights(builder: Any, op: Operation, holders: Dict[int, te.Tensor]
     view = te.compute([i64(d) for d in arr.shape],
                       lambda m, c, y, x: wp[m // i64(oc), y, x, c, m % i64(oc)],
                       name=PACKED_WEIGHT)
+    return {bid: view}
+
+
+# -- matmul B ------------------------------------------------------------------------------------
+_MATMULS = ("ml.matmul", "ml.gemm")
+
+
+def pack_panels(b: np.ndarray, nj: int, trans_b: bool = False) -> np.ndarray:
+    """`b[K, N]` (`[N, K]` when trans_b) as panels `[ceil(N/nj), K, nj]`, N zero-padded."""
+    bk = b.T if trans_b else b
+    k, n = bk.shape
+    npan = -(-n // nj)
+    padded = np.zeros((k, npan * nj), b.dtype)
+    padded[:, :n] = bk
+    return np.ascontiguousarray(padded.reshape(k, npan, nj).transpose(1, 0, 2))
+
+
+def _matmul_b(op: Operation) -> Optional[tuple]:
+    """(operand index of `op` that is B, the matmul op) for a matmul/gemm, or a fused group
+    whose matmul reads a block argument (used only there) as B."""
+    if op.name in _MATMULS:
+        return 1, op
+    if op.name != "ml.fused":
+        return None
+    block = op.regions[0].blocks[0]
+    for inner in block.ops:
+        if inner.name in _MATMULS and len(inner.operands) > 1:
+            b = inner.operands[1]
+            if b in block.args and len(list(b.uses)) == 1 and inner.operands[0] is not b:
+                return list(block.args).index(b), inner
+    return None
+
+
+def _transposes(mm: Operation) -> tuple:
+    if mm.name != "ml.gemm":
+        return False, False
+    return bool(mm.attr("trans_a")), bool(mm.attr("trans_b"))
+
+
+def _tile_width(mm: Operation, arr: np.ndarray, lanes: int) -> Optional[int]:
+    """nj when `mm` (B = arr) gets the register-tile schedule, else None."""
+    trans_a, trans_b = _transposes(mm)
+    a = getattr(mm.operands[0].type, "shape", None)
+    if a is None or len(a) < 1:
+        return None
+    m = 1 if len(a) == 1 else a[-1] if trans_a else a[-2]
+    n, kk = (arr.shape[0], arr.shape[1]) if trans_b else (arr.shape[1], arr.shape[0])
+    if takes_dot_rows(m if type(m) is int else None, kk, lanes, trans_a, trans_b):
+        return None
+    return panel_width(n, lanes)
+
+
+def prepack_matmul_weights(builder: Any, op: Operation, holders: Dict[int, te.Tensor],
+                           in_ids: List[int]) -> Dict[int, te.Tensor]:
+    """Pack the constant B of the matmul of `op` (in place when `op` is its only user, else into
+    a copy whose buffer replaces it in `in_ids` and `holders`); returns {buffer id of the
+    operand: the `[K, N]` (or `[N, K]`) view the lowering rule reads}."""
+    found = _matmul_b(op)
+    if found is None or getattr(builder, "is_cuda", False):
+        return {}
+    idx, mm = found
+    if idx >= len(op.operands):
+        return {}
+    v: Value = op.operands[idx]
+    bid = builder.value_ids.get(v)
+    if (bid is None or bid not in builder.constants or v.owner is None
+            or getattr(v.owner, "name", "") != "ml.constant"
+            or list(op.operands).count(v) != 1 or bid not in in_ids):
+        return {}
+    arr = builder.constants[bid]
+    if arr.ndim != 2 or arr.dtype != np.float32 or 0 in arr.shape:
+        return {}
+    nj = _tile_width(mm, arr, builder.cfg.lanes("float32"))
+    if nj is None:
+        return {}
+    trans_b = _transposes(mm)[1]
+    n, kk = (arr.shape[0], arr.shape[1]) if trans_b else (arr.shape[1], arr.shape[0])
+    shape = [tirx.IntImm("int64", d) for d in (-(-n // nj), kk, nj)]
+    name = holders[bid].op.name
+    if len(list(v.uses)) == 1:
+        builder.constants[bid] = pack_panels(arr, nj, trans_b)
+        builder.shapes[bid] = shape
+        builder.buffers[bid] = replace(builder.buffers[bid],
+                                       shape=tuple(int(d) for d in shape))
+        pid = bid
+    else:  # shared: a packed copy per layout, made once
+        copies = builder.__dict__.setdefault("_packed_b", {})
+        pid = copies.get((bid, nj, trans_b))
+        if pid is None:
+            pid = builder.add_buffer(shape, "float32", "const")
+            builder.constants[pid] = pack_panels(arr, nj, trans_b)
+            copies[(bid, nj, trans_b)] = pid
+        in_ids[in_ids.index(bid)] = pid
+    wp = te.placeholder(shape, "float32", name=name)
+    holders[pid] = wp
+    i64 = lambda k: tirx.IntImm("int64", k)  # noqa: E731
+    if trans_b:
+        view = te.compute([i64(d) for d in arr.shape],
+                          lambda j, k: wp[j // i64(nj), k, j % i64(nj)], name=PACKED_B)
+    else:
+        view = te.compute([i64(d) for d in arr.shape],
+                          lambda k, j: wp[j // i64(nj), k, j % i64(nj)], name=PACKED_B)
     return {bid: view}

@@ -17,6 +17,7 @@ from mlir_lite.core import Operation
 from mlir_lite.dialects.ml._infer import norm_axes, norm_axis, operand_groups
 from mlir_lite.dialects.ml.math import ACTIVATION_ATTRS
 
+from .fast_exp import fast_exp
 from .lower import (LowerContext, broadcast_index, broadcast_shape, dtype_of, lower,
                     same_dim)
 
@@ -171,7 +172,7 @@ def _sign(x: Expr) -> Expr:
 
 
 _UNARY: Dict[str, Callable[[Expr], Expr]] = {
-    "exp": tirx.exp, "log": tirx.log, "sqrt": tirx.sqrt, "rsqrt": lambda x: _c(1, x) / tirx.sqrt(x),
+    "exp": fast_exp, "log": tirx.log, "sqrt": tirx.sqrt, "rsqrt": lambda x: _c(1, x) / tirx.sqrt(x),
     "reciprocal": lambda x: _c(1, x) / x, "sin": tirx.sin, "cos": tirx.cos, "tan": tirx.tan,
     "asin": tirx.asin, "acos": tirx.acos, "atan": tirx.atan,
     # LLVM codegen has no sinh/cosh intrinsic: from exp
@@ -320,8 +321,17 @@ def matmul_compute(ctx: LowerContext, a: te.Tensor, b: te.Tensor, trans_a: bool 
             ia = ia[1:]
         if b_vec:
             ib = ib[:-1]
+        if acc != dt:
+            return te.sum(a[ia].astype(acc) * b[ib].astype(acc), axis=kk)
         return te.sum(a[ia] * b[ib], axis=kk)
+    # 16-bit floats accumulate in float32 (as numpy and onnxruntime do), rounded once at the
+    # end: a float16 sum of K products loses ~sqrt(K) ulps (0.04 vs 0.008 at K = 64)
+    dt = dtype_of(a)
+    acc = "float32" if dt in ("float16", "bfloat16") and dtype_of(b) == dt else dt
     out = te.compute(tuple(batch) + (m, n), body, name="matmul")
+    if acc != dt:
+        wide = out
+        out = te.compute(wide.shape, lambda *i: wide[i].astype(dt), name=ctx.name("round"))
     if a_vec or b_vec:
         keep = list(range(nb)) + ([] if a_vec else [nb]) + ([] if b_vec else [nb + 1])
         shape = [out.shape[d] for d in keep]
@@ -359,16 +369,31 @@ def _gemm(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
 
 
 # -- reductions ----------------------------------------------------------------------------------
+def _lowest(t: str, high: bool = False) -> Expr:
+    """The identity of max (min with `high`): -inf (+inf) for floats."""
+    if t.startswith(("float", "bfloat")):
+        return tirx.const(float("inf") if high else float("-inf"), t)
+    return tirx.max_value(t) if high else tirx.min_value(t)
+
+
+MAX = te.comm_reducer(lambda p, q: tirx.max(p, q), lambda t: _lowest(t), name="max")
+MIN = te.comm_reducer(lambda p, q: tirx.min(p, q), lambda t: _lowest(t, True), name="min")
+
+
 def reduce_compute(ctx: LowerContext, x: te.Tensor, axes: Sequence[int], keepdims: bool,
                    combine: str, pre: Callable[[Expr], Expr] = lambda v: v,
-                   name: str = "reduce") -> te.Tensor:
-    """Reduce `axes` of `x` with `combine` ("sum" | "max" | "min" | "prod") of `pre(x)`."""
+                   name: str = "reduce", inf_identity: bool = False) -> te.Tensor:
+    """Reduce `axes` of `x` with `combine` ("sum" | "max" | "min" | "prod") of `pre(x)`.
+    `inf_identity`: max (min) starts from -inf (+inf), as ONNX's ReduceMax over an empty set
+    or a row of -inf gives; TVM's te.max starts from the lowest finite float, but it is the
+    reducer that `rfactor` knows (the row schedules of softmax and norms vectorise with it)."""
     rank = len(x.shape)
     axes = sorted(axes)
     raxes = [te.reduce_axis((0, x.shape[a]), name=f"r{a}") for a in axes]
     shape = [tirx.IntImm("int64", 1) if a in axes else x.shape[a] for a in range(rank)
              if keepdims or a not in axes]
-    reducer = {"sum": te.sum, "max": te.max, "min": te.min,
+    reducer = {"sum": te.sum, "max": MAX if inf_identity else te.max,
+               "min": MIN if inf_identity else te.min,
                "prod": te.comm_reducer(lambda p, q: p * q,
                                        lambda t: tirx.const(1, t), name="prod")}[combine]
 
@@ -417,9 +442,12 @@ def _reduce_rule(name: str) -> Callable[..., te.Tensor]:
         if name == "reduce_mean":
             s = reduce_compute(ctx, x, axes, keep, "sum")
             cnt = _count(x, axes)
+            if isinstance(cnt, tirx.IntImm) and cnt.value == 0:  # 0/0 (TVM's folding refuses)
+                return ctx.elementwise([s], lambda v: _c(float("nan") if _is_float(v) else 0, v),
+                                       name="mean")
             return ctx.elementwise([s], lambda v: v / cnt.astype(dtype_of(v)), name="mean")
         if name == "reduce_log_sum_exp":
-            m = reduce_compute(ctx, x, axes, True, "max", name="max")
+            m = reduce_compute(ctx, x, axes, True, "max", name="max", inf_identity=True)
 
             def shifted(v: Expr, mv: Expr) -> Expr:
                 mv = tirx.Select(tirx.isfinite(mv), mv, _c(0, mv))
@@ -431,7 +459,7 @@ def _reduce_rule(name: str) -> Callable[..., te.Tensor]:
                 [s, mk], lambda sv, mv: tirx.log(sv) + tirx.Select(tirx.isfinite(mv), mv,
                                                                     _c(0, mv)), name="lse")
         combine, pre, post = _SIMPLE_REDUCE[name]
-        r = reduce_compute(ctx, x, axes, keep, combine, pre or (lambda v: v))
+        r = reduce_compute(ctx, x, axes, keep, combine, pre or (lambda v: v), inf_identity=True)
         return ctx.elementwise([r], post, name="post") if post else r
     return rule
 

@@ -15,6 +15,7 @@ from tvm.ir.expr import Expr as PrimExpr
 from mlir_lite.core import Operation
 from mlir_lite.dialects.ml._infer import norm_axis, operand_groups, spatial_params
 
+from .fast_exp import fast_exp
 from .lower import LowerContext, broadcast_index, dtype_of, lower
 from .rules_math import reduce_compute
 
@@ -253,12 +254,15 @@ def _softmax_rule(log: bool) -> Callable[..., te.Tensor]:
     def rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
         axis = norm_axis(op.attr("axis"), len(x.shape))
         m = reduce_compute(ctx, x, [axis], True, "max", name="max")
-        e = ctx.elementwise([x, m], lambda v, mv: tirx.exp(v - mv), name="exp")
+        # the vectorised polynomial exp (fast_exp.py), not one libm call per element
+        e = ctx.elementwise([x, m], lambda v, mv: fast_exp(v - mv), name="exp")
         s = reduce_compute(ctx, e, [axis], True, "sum", name="sum")
         if log:
             return ctx.elementwise([x, m, s], lambda v, mv, sv: v - mv - tirx.log(sv),
                                    name="log_softmax")
-        return ctx.elementwise([e, s], lambda ev, sv: ev / sv, name="softmax")
+        # one division per row (LLVM hoists 1/s out of the row loop), a product per element
+        return ctx.elementwise([e, s], lambda ev, sv: ev * (tirx.const(1.0, dtype_of(sv)) / sv),
+                               name="softmax")
     return rule
 
 

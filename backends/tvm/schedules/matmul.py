@@ -7,20 +7,25 @@ i-tile) loop in parallel (TVM_NOTES.md section 8: about 400 GFLOP/s on 1024^3 wi
 It works on the stage named `matmul` with loops `(batch..., i, j, k)` (rules_math.py); the
 elementwise epilogue (bias, activation, residual add of a fused group) is inlined into the tile
 write-back; other stages get the generic schedule.
+
+A constant B packed at compile time (prepack.py) arrives as a view stage `bunpack` over the
+panels `[ceil(N/nj), K, nj]`: it is inlined, the tile uses that nj, and no packing runs.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tvm import tirx
 from tvm.s_tir import Schedule
 from tvm.tirx import IndexMap
 
 from ..lower import dtype_of
-from .cpu import (CpuConfig, _out_dtype, attach_epilogue, epilogue_of, pick_factor,
+from .cpu import (CpuConfig, _out_dtype, attach_epilogue, blocks, epilogue_of, pick_factor,
                   schedule_generic, static_extent)
 
-__all__ = ["schedule_matmul", "PACK_MIN_BYTES"]
+__all__ = ["schedule_matmul", "PACK_MIN_BYTES", "PACKED_B", "panel_width", "takes_dot_rows"]
+
+PACKED_B = "bunpack"  # the view stage over a B packed at compile time (prepack.py)
 
 # A B (per batch) smaller than this stays in L2 between the i-tiles that use it: packing it
 # costs a second parallel pass for little gain (128x256x256: 102 vs 88 GFLOP/s unpacked, 1
@@ -33,7 +38,28 @@ def _ext(s: Schedule, loop: Any) -> Any:
     return int(e.value) if isinstance(e, tirx.IntImm) else None
 
 
+def panel_width(n: Optional[int], lanes: int) -> int:
+    """The tile's column count nj (the width of a B panel) for N = n."""
+    return pick_factor(n, (2 * lanes, lanes, 3 * lanes // 2, lanes // 2), 2 * lanes)
+
+
+def takes_dot_rows(m: Optional[int], kk: Optional[int], lanes: int, trans_a: bool,
+                   trans_b: bool) -> bool:
+    """Whether the matmul gets the dot-product schedule (a few rows times a transposed B)."""
+    return (trans_b and not trans_a and m is not None and m <= 4
+            and _dot_width(kk, lanes) is not None)
+
+
+def _prepacked_width(s: Schedule) -> Optional[int]:
+    """nj of a B packed at compile time (the last dim of the panels the view reads)."""
+    for blk in blocks(s):
+        if s.get(blk).name_hint == PACKED_B:
+            return int(s.get(blk).reads[0].source.shape[-1])
+    return None
+
+
 def schedule_matmul(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
+    prepacked = _prepacked_width(s)  # (epilogue_of inlines the view)
     epi = epilogue_of(s, "matmul")
     done = schedule_generic(s, cfg, skip=("matmul",) + epi)
     blk = s.get_sblock("matmul")
@@ -41,15 +67,14 @@ def schedule_matmul(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[
     batch, (i, j, k) = loops[:-3], loops[-3:]
     m, n, kk = _ext(s, i), _ext(s, j), _ext(s, k)
     lanes = cfg.lanes(_out_dtype(s, blk))
-    nj = pick_factor(n, (2 * lanes, lanes, 3 * lanes // 2, lanes // 2), 2 * lanes)
+    nj = prepacked or panel_width(n, lanes)
     mi = pick_factor(m, (8, 6, 4), 8)
     ku = 4 if kk is None or kk >= 4 else 1
     b_rank = hints.get("b_rank", 2)
     trans_b = bool(hints.get("trans_b"))
-    width = _dot_width(kk, lanes)
-    if trans_b and not hints.get("trans_a") and m is not None and m <= 4 and width:
-        return done + _schedule_dot_rows(s, blk, cfg, epi, width)
-    pack = (b_rank >= 2 and n is not None and kk is not None and n % nj == 0
+    if not prepacked and takes_dot_rows(m, kk, lanes, bool(hints.get("trans_a")), trans_b):
+        return done + _schedule_dot_rows(s, blk, cfg, epi, _dot_width(kk, lanes))
+    pack = (not prepacked and b_rank >= 2 and n is not None and kk is not None and n % nj == 0
             and (m is None or m >= 16)
             and (trans_b or (n > nj and kk * n * 4 > PACK_MIN_BYTES)))
     if pack:
@@ -89,6 +114,8 @@ def schedule_matmul(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[
         s.parallel(s.fuse(*pb, pjo) if pb else pjo)
         s.vectorize(pji)
         how += "+packB"
+    elif prepacked:
+        how += "+prepackedB"
     return done + [how]
 
 

@@ -19,13 +19,14 @@ from typing import Any, Dict, List
 from tvm import tirx
 from tvm.s_tir import Schedule
 
-from .cpu import (CpuConfig, _out_dtype, blocks, is_reduction, schedule_generic,
-                  static_extent)
+from .cpu import (CpuConfig, _out_dtype, blocks, has_zero_loop, is_reduction, pick_factor,
+                  schedule_generic, static_extent)
 
 __all__ = ["schedule_row_reduction", "schedule_reduction_kernel"]
 
 
-_COSTLY = ("exp", "log", "tanh", "erf", "sigmoid", "pow", "sqrt", "sin", "cos")
+# "reinterpret": the bit-level scaling of fast_exp.py, the tail of an inlined exp
+_COSTLY = ("exp", "log", "tanh", "erf", "sigmoid", "pow", "sqrt", "sin", "cos", "reinterpret")
 
 
 def _costly(s: Schedule, blk: Any) -> bool:
@@ -71,7 +72,9 @@ def _vector_tail(s: Schedule, blk: Any, row: Any, cfg: CpuConfig) -> str:
     if n is not None and n <= lanes:
         s.vectorize(fused)
         return "vector"
-    _, vi = s.split(fused, [None, lanes])
+    # a width that divides the row keeps the vector loop free of masked tails
+    width = pick_factor(n, (lanes, lanes // 2, lanes // 4), lanes) if n else lanes
+    _, vi = s.split(fused, [None, max(width, 1)])
     s.vectorize(vi)
     return "vector"
 
@@ -88,7 +91,10 @@ def _rfactor(s: Schedule, blk: Any, t: int, cfg: CpuConfig) -> Any:
         return None  # no predicated rfactor: the tail test would stop vectorisation
     fused = s.fuse(*loops) if len(loops) > 1 else loops[0]
     _, ki = s.split(fused, [None, width])
-    return s.rfactor(ki, len(s.get(blk).iter_vars) - t)
+    try:
+        return s.rfactor(ki, len(s.get(blk).iter_vars) - t)
+    except RuntimeError:  # a reducer rfactor does not know (max from -inf): a scalar loop
+        return None
 
 
 def schedule_row_reduction(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
@@ -150,6 +156,6 @@ def schedule_reduction_kernel(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]
     after reductions over trailing axes (softmax, norms); the generic one (parallel over the
     kept axes) for a plain reduce or a pool."""
     outs = s.get_output_blocks(s.get_sblock("root"))
-    if len(outs) != 1 or is_reduction(s, outs[0]):
-        return schedule_generic(s, cfg)
+    if len(outs) != 1 or is_reduction(s, outs[0]) or any(has_zero_loop(s, b) for b in blocks(s)):
+        return schedule_generic(s, cfg)  # (an empty row or no rows: nothing worth a row loop)
     return schedule_row_reduction(s, cfg, hints)
