@@ -120,6 +120,11 @@ class KernelCall:
     op: str = ""
     loc: str = ""
     outputs: tuple = ()
+    # A single-threaded variant, called while the work (a shape expression) is below
+    # `serial_below`: for small sizes, waking the thread pool costs more than the kernel.
+    serial: str = ""
+    work: Any = 0
+    serial_below: int = 0
 
 
 @dataclass(frozen=True)
@@ -242,6 +247,8 @@ def _step_from_json(d: Dict[str, Any]) -> Any:
             kw[k] = tuple(_step_from_json(c) for c in v)
         elif k == "checks":
             kw[k] = tuple((int(f), str(m)) for f, m in v)
+        elif k == "work":
+            kw[k] = _shape_from_json(v)
         elif isinstance(v, list):
             kw[k] = tuple(v)
         else:
@@ -319,8 +326,10 @@ class Executor:
         self.device = device
         self._funcs: Dict[str, Any] = {}
         for s in _walk(plan.steps):
-            if isinstance(s, KernelCall) and s.symbol not in self._funcs:
-                self._funcs[s.symbol] = module[s.symbol]
+            if isinstance(s, KernelCall):
+                for sym in (s.symbol, s.serial):
+                    if sym and sym not in self._funcs:
+                        self._funcs[sym] = module[sym]
         self._consts = constants if constants is not None else {
             i: tvm.runtime.tensor(np.require(a, requirements="C"), device)
             for i, a in plan.constants.items()}
@@ -481,6 +490,15 @@ class Executor:
             raise ExecutionError(f"buffer {bid} would have negative shape {shape}")
         return shape
 
+    @staticmethod
+    def _small(step: KernelCall, env: Dict[str, int]) -> bool:
+        """Whether `step`'s work at the bound sizes is below its serial threshold (False when
+        the work depends on a size only the kernel derives, from its buffers' shapes)."""
+        try:
+            return evaluate(step.work, env) < step.serial_below
+        except KeyError:
+            return False
+
     def _exec(self, steps: Sequence[Any], bufs: List[Any], env: Dict[str, int],
               hb: _Binding) -> None:
         specs = self.plan.buffers
@@ -493,11 +511,13 @@ class Executor:
                         if specs[o].dynamic:
                             bufs[o] = tvm.runtime.empty(self._shape(o, env), specs[o].dtype,
                                                         self.device)
+                fn = funcs[step.symbol]
+                if step.serial and self._small(step, env):
+                    fn = funcs[step.serial]
                 if step.scalars:
-                    funcs[step.symbol](*[bufs[b] for b in step.args],
-                                       *[env[s] for s in step.scalars])
+                    fn(*[bufs[b] for b in step.args], *[env[s] for s in step.scalars])
                 else:
-                    funcs[step.symbol](*[bufs[b] for b in step.args])
+                    fn(*[bufs[b] for b in step.args])
                 for flag, message in step.checks:
                     if self._scalar(bufs[flag]):
                         raise ExecutionError(message, step.loc or None)

@@ -38,9 +38,10 @@ from .fused import lower_fused  # noqa: E402
 from .executor import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan,  # noqa: E402
                        ViewStep, WhileStep)
 from .lower import KINDS, LOWERING, LowerContext, tvm_dtype  # noqa: E402
-from .prepack import prepack_weights  # noqa: E402
+from .prepack import prepack_matmul_weights, prepack_weights  # noqa: E402
 from .rules_shape import reshape_shape  # noqa: E402
 from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
+from .schedules.cpu import with_hoisted_inits  # noqa: E402
 from .shape_expr import free_symbols, to_data  # noqa: E402
 
 __all__ = ["host_target", "cuda_target", "cpu_config", "KernelInfo", "CompiledFunction",
@@ -152,6 +153,7 @@ class _Builder:
         self.base_symbols: set = set()  # the symbols that the function's inputs bind
         self.seen: Dict[tuple, list] = {}   # structural hash -> [(prim, symbol)]
         self.raw: Dict[str, tirx.PrimFunc] = {}  # symbol -> unscheduled kernel (for tuning)
+        self.serial: Dict[str, tuple] = {}  # symbol -> (its serial variant, work expression)
 
     def var(self, name: str) -> tirx.Var:
         v = self.vars.get(name)
@@ -254,6 +256,7 @@ class _Builder:
         holders = {b: te.placeholder(self.shapes[b], self.buffers[b].dtype, name=f"in{n}")
                    for n, b in enumerate(in_ids)}
         views = prepack_weights(self, op, holders)  # constant conv weights, packed once
+        views.update(prepack_matmul_weights(self, op, holders, in_ids))  # and matmul Bs
         ctx = LowerContext(op, kind=KINDS.get(op.name, "injective"))
         for r in op.results:
             _tensor_type(r.type, f"result of {op.name}", op)
@@ -308,12 +311,36 @@ class _Builder:
             info = KernelInfo(symbol, op.name, ctx.kind)
             self.raw[symbol] = prim
             if not self.is_cuda:
-                prim, info.schedule = schedule_cpu(prim, ctx.kind, ctx.hints, self.cfg)
+                raw = prim
+                prim, info.schedule = schedule_cpu(raw, ctx.kind, ctx.hints, self.cfg)
+                prim, hoisted = with_hoisted_inits(prim)  # reductions over empty sets
+                info.schedule += hoisted
+                if bare or scalars:
+                    self.add_serial_variant(symbol, raw, prim, ctx)
             self.funcs[symbol] = prim.with_attr("global_symbol", symbol)
             self.kernels.append(info)
         checks = tuple((fid, c.message) for fid, c in zip(flag_ids, ctx.checks))
+        serial, work = self.serial.get(symbol, ("", 0))
         self.steps.append(KernelCall(symbol, tuple(arg_ids), scalars, checks, op.name,
-                                     str(op.loc), tuple(out_ids)))
+                                     str(op.loc), tuple(out_ids), serial, work,
+                                     self.cfg.parallel_min * 4 if serial else 0))
+
+    def add_serial_variant(self, symbol: str, raw: tirx.PrimFunc, scheduled: tirx.PrimFunc,
+                           ctx: LowerContext) -> None:
+        """A single-threaded variant of kernel `symbol` (whose sizes are symbolic) and its work
+        (loop iterations, as a shape expression): the executor calls the variant when the work
+        at the bound sizes is too small for the thread pool to pay."""
+        try:
+            serial, _ = schedule_cpu(raw, ctx.kind, ctx.hints, self.cfg, serial=True)
+            serial, _ = with_hoisted_inits(serial)
+            work = to_data(_iterations(raw))
+        except (ValueError, RuntimeError):
+            return
+        if tvm_ffi.structural_equal(serial, scheduled):
+            return  # nothing ran in parallel anyway
+        name = symbol + "_serial"
+        self.funcs[name] = serial.with_attr("global_symbol", name)
+        self.serial[symbol] = (name, work)
 
     def same_kernel(self, prim: tirx.PrimFunc, ctx: LowerContext, symbol: str
                     ) -> Optional[str]:
@@ -337,6 +364,23 @@ def _tensor_type(t: Any, what: str, op: Operation) -> TensorType:
     if not isinstance(t, TensorType) or t.shape is None:
         raise CompileError(f"{what} must be a ranked tensor to compile, got {t}", op.loc)
     return t
+
+
+def _iterations(prim: tirx.PrimFunc) -> Any:
+    """The loop iterations of all stages of an unscheduled kernel (an expression in its size
+    symbols): a measure of its work."""
+    from tvm.s_tir import Schedule
+    from tvm.sym.analyzer import Analyzer
+
+    from .schedules.cpu import blocks
+    s = Schedule(prim)
+    total: Any = tirx.IntImm("int64", 0)
+    for blk in blocks(s):
+        n: Any = tirx.IntImm("int64", 1)
+        for iv in s.get(blk).iter_vars:
+            n = n * tirx.Cast("int64", iv.dom.extent)
+        total = total + n
+    return Analyzer().simplify(total)
 
 
 def _find_func(module: Operation, func: str) -> Operation:

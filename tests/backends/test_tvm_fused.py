@@ -67,7 +67,12 @@ def test_one_prim_func_per_fused_group() -> None:
     fn = compile_function(module)
     assert groups >= 2
     assert sum(1 for k in fn.kernels if k.op == "ml.fused") == groups
-    assert len(fn.ir_module.functions) == len(fn.kernels)
+    # one PrimFunc per kernel, beside the single-threaded variants of kernels with a symbolic
+    # batch (called for small batches)
+    names = [g.name_hint for g in fn.ir_module.functions]
+    main = [n for n in names if not n.endswith("_serial")]
+    assert len(main) == len(fn.kernels)
+    assert {n[:-len("_serial")] for n in names if n.endswith("_serial")} <= set(main)
 
 
 @settings(max_examples=20, deadline=None,

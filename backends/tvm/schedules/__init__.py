@@ -19,7 +19,7 @@ from .matmul import schedule_matmul
 from .pool import schedule_pool
 from .reduction import schedule_reduction_kernel
 
-__all__ = ["CPU_SCHEDULES", "CpuConfig", "schedule_cpu", "schedule_cuda"]
+__all__ = ["CPU_SCHEDULES", "CpuConfig", "SerialSchedule", "schedule_cpu", "schedule_cuda"]
 
 CpuSchedule = Callable[[Schedule, CpuConfig, Dict[str, Any]], List[str]]
 
@@ -37,12 +37,23 @@ FALLBACKS: Dict[str, Tuple[str, ...]] = {"conv": ("conv_direct",)}
 _SCHEDULE_ERRORS = (RuntimeError, ValueError, TypeError, AttributeError, IndexError, KeyError)
 
 
+class SerialSchedule(Schedule):
+    """A schedule whose `parallel` does nothing: the single-threaded variant of a kernel with
+    symbolic sizes, which the executor calls when the sizes bound at run time make the work
+    too small to pay for waking the thread pool (a few microseconds per call)."""
+
+    def parallel(self, loop: Any) -> None:  # noqa: D102
+        return None
+
+
 def schedule_cpu(func: tvm.tirx.PrimFunc, kind: str, hints: Dict[str, Any],
-                 cfg: CpuConfig) -> Tuple[tvm.tirx.PrimFunc, List[str]]:
-    """`func` scheduled for the CPU as a kernel of `kind`; also what was applied."""
+                 cfg: CpuConfig, serial: bool = False) -> Tuple[tvm.tirx.PrimFunc, List[str]]:
+    """`func` scheduled for the CPU as a kernel of `kind`; also what was applied. With
+    `serial`, the same schedule without parallel loops."""
     fn = CPU_SCHEDULES.get(kind, CPU_SCHEDULES["injective"])
+    make = SerialSchedule if serial else Schedule
     try:
-        s = Schedule(func)
+        s = make(func)
         applied = fn(s, cfg, hints)
     except _SCHEDULE_ERRORS as e:
         if fn is CPU_SCHEDULES["injective"]:
@@ -50,11 +61,11 @@ def schedule_cpu(func: tvm.tirx.PrimFunc, kind: str, hints: Dict[str, Any],
         why = f"fallback({kind}: {str(e).splitlines()[0][:80]})"
         for nxt in FALLBACKS.get(kind, ()):
             try:
-                s = Schedule(func)
+                s = make(func)
                 return _done(s, CPU_SCHEDULES[nxt](s, cfg, hints) + [why])
             except _SCHEDULE_ERRORS:
                 pass
-        s = Schedule(func)
+        s = make(func)
         applied = schedule_generic(s, cfg)
         applied.append(why)
     return s.mod["main"], applied
