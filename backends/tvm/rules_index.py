@@ -228,10 +228,12 @@ def _space_to_depth(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor
     b = op.attr("blocksize")
     n, c, h, w = x.shape
     bb = _i64(b)
+    crd = op.attr("mode") == "CRD"
 
     def body(i: Expr, ch: Expr, y: Expr, xx: Expr) -> Expr:
-        blk = tirx.floordiv(ch, c)
-        src_c = tirx.floormod(ch, c)
+        # DCR: ch = (by * b + bx) * C + c; CRD: ch = c * b * b + by * b + bx
+        blk = tirx.floormod(ch, _i64(b * b)) if crd else tirx.floordiv(ch, c)
+        src_c = tirx.floordiv(ch, _i64(b * b)) if crd else tirx.floormod(ch, c)
         by, bx = tirx.floordiv(blk, bb), tirx.floormod(blk, bb)
         return x[i, src_c, y * bb + by, xx * bb + bx]
     return te.compute([n, c * bb * bb, tirx.floordiv(h, bb), tirx.floordiv(w, bb)], body,

@@ -231,7 +231,9 @@ def _depth_to_space(op: Any, x: np.ndarray) -> np.ndarray:
 def _space_to_depth(op: Any, x: np.ndarray) -> np.ndarray:
     b = op.attr("blocksize")
     n, c, h, w = x.shape
-    t = x.reshape(n, c, h // b, b, w // b, b).transpose(0, 3, 5, 1, 2, 4)
+    t = x.reshape(n, c, h // b, b, w // b, b)
+    # DCR: channel = (by * b + bx) * C + c; CRD: channel = c * b * b + by * b + bx
+    t = t.transpose(0, 1, 3, 5, 2, 4) if op.attr("mode") == "CRD" else t.transpose(0, 3, 5, 1, 2, 4)
     return t.reshape(n, c * b * b, h // b, w // b)
 
 

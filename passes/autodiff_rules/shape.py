@@ -158,15 +158,16 @@ def _tile(ctx: VJPContext, op: Operation, cots: Cots) -> list:
 
 @vjp("ml.depth_to_space")
 def _depth_to_space(ctx: VJPContext, op: Operation, cots: Cots) -> list:
-    if op.attr("mode") != "DCR":
-        raise ctx.fail("only mode DCR is differentiated")
-    g = ctx.emit("ml.space_to_depth", cots[0], blocksize=op.attr("blocksize"))
+    # a permutation: its adjoint is the inverse permutation, space_to_depth in the same mode
+    g = ctx.emit("ml.space_to_depth", cots[0], blocksize=op.attr("blocksize"),
+                 mode=op.attr("mode"))
     return [ctx.refine(g, op.operands[0].type)]
 
 
 @vjp("ml.space_to_depth")
 def _space_to_depth(ctx: VJPContext, op: Operation, cots: Cots) -> list:
-    g = ctx.emit("ml.depth_to_space", cots[0], blocksize=op.attr("blocksize"), mode="DCR")
+    g = ctx.emit("ml.depth_to_space", cots[0], blocksize=op.attr("blocksize"),
+                 mode=op.attr("mode"))
     return [ctx.refine(g, op.operands[0].type)]
 
 

@@ -76,6 +76,8 @@ SHAPE_CASES = {
     "pad_axes": ("ml.pad", (3, 4, 2), dict(pads=(1, 2), axes=(1,))),
     "depth_to_space": ("ml.depth_to_space", (1, 8, 2, 3), dict(blocksize=2)),
     "space_to_depth": ("ml.space_to_depth", (1, 2, 4, 6), dict(blocksize=2)),
+    "depth_to_space_crd": ("ml.depth_to_space", (1, 8, 2, 3), dict(blocksize=2, mode="CRD")),
+    "space_to_depth_crd": ("ml.space_to_depth", (1, 2, 4, 6), dict(blocksize=2, mode="CRD")),
 }
 
 

@@ -207,6 +207,14 @@ def test_depth_space_eye_like_match_onnx():
     y = rand(1, 3, 4, 6)
     assert_same(run_ml("ml.space_to_depth", [y], blocksize=2),
                 onnx_run("SpaceToDepth", [y], blocksize=2))
+    # CRD (ONNX opset 25): out[n, c*b*b + by*b + bx, h, w] = in[n, c, h*b + by, w*b + bx],
+    # written out element by element as the oracle
+    want = np.zeros((1, 12, 2, 3), y.dtype)
+    for c in range(3):
+        for by in range(2):
+            for bx in range(2):
+                want[0, c * 4 + by * 2 + bx] = y[0, c, by::2, bx::2]
+    assert_same(run_ml("ml.space_to_depth", [y], blocksize=2, mode="CRD"), [want])
     m = rand(3, 5)
     for k in (0, 2, -1):
         assert_same(run_ml("ml.eye_like", [m], k=k), onnx_run("EyeLike", [m], k=k))

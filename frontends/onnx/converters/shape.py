@@ -243,8 +243,12 @@ def _depth_to_space(ctx: NodeContext) -> List[Value]:
 
 @converter("SpaceToDepth", since=1)
 def _space_to_depth(ctx: NodeContext) -> List[Value]:
+    mode = ctx.attr("mode", "DCR", "string")  # from opset 25
+    if mode not in ("DCR", "CRD"):
+        raise ctx.error(f"SpaceToDepth mode must be DCR or CRD, got {mode!r}", attribute="mode")
     return [ctx.op("ml.space_to_depth", ctx.input(0), blocksize=ctx.attr("blocksize",
-                                                                          kind="int"))]
+                                                                          kind="int"),
+                   mode=mode)]
 
 
 def _resize(ctx: NodeContext, scales: Optional[tuple], sizes: Optional[tuple],

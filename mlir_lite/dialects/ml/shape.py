@@ -511,9 +511,10 @@ DepthToSpaceOp = define_op("ml.depth_to_space", operands=["x"],
                            attrs={"blocksize": Int(), "mode": Str("DCR")}, traits=PURE,
                            infer=_space_infer(False),
                            doc="Move channel blocks into space (NCHW; modes DCR and CRD).")
-SpaceToDepthOp = define_op("ml.space_to_depth", operands=["x"], attrs={"blocksize": Int()},
-                           traits=PURE, infer=_space_infer(True),
-                           doc="Move spatial blocks into channels (NCHW).")
+SpaceToDepthOp = define_op("ml.space_to_depth", operands=["x"],
+                           attrs={"blocksize": Int(), "mode": Str("DCR")}, traits=PURE,
+                           infer=_space_infer(True),
+                           doc="Move spatial blocks into channels (NCHW; modes DCR and CRD).")
 
 
 RESIZE_MODES = ("nearest", "linear", "cubic")
