@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from onnx import AttributeProto, GraphProto, NodeProto, helper
+from onnx import defs as onnx_defs
 
 from mlir_lite.attributes import DenseAttr, Location
 from mlir_lite.builder import Builder
@@ -59,6 +60,7 @@ class NodeContext:
         self.inputs = inputs
         self.created: List[Operation] = []
         self._attrs = {a.name: a for a in node.attribute}
+        self._read: set = set()  # the attributes the converter asked for
 
     # -- inputs ---------------------------------------------------------------------------------
     @property
@@ -127,12 +129,40 @@ class NodeContext:
         return a.ravel()[0].item()
 
     # -- attributes -----------------------------------------------------------------------------
+    def ignored_attributes(self) -> List[str]:
+        """`name=value` of each attribute set on the node that the converter never read and
+        whose value is not the operator schema's default: a newer opset's attribute that the
+        converter does not know would otherwise be dropped silently (a wrong answer)."""
+        out = []
+        for name, a in self._attrs.items():
+            if name in self._read:
+                continue
+            value = helper.get_attribute_value(a)
+            try:
+                schema = onnx_defs.get_schema(self.node.op_type, self.opset, self.node.domain)
+                default = schema.attributes[name].default_value
+                if default.type != AttributeProto.UNDEFINED and \
+                        helper.get_attribute_value(default) == value:
+                    continue
+            except (onnx_defs.SchemaError, KeyError):
+                pass
+            shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            out.append(f"{name}={shown!r}"[:80])
+        return out
+
+    def ignore(self, *names: str) -> None:
+        """Mark attributes that cannot change an inference result (a training momentum, a
+        random seed) as handled, so `ignored_attributes` does not report them."""
+        self._read.update(names)
+
     def has_attr(self, name: str) -> bool:
+        self._read.add(name)
         return name in self._attrs
 
     def attr(self, name: str, default: Any = REQUIRED, kind: Optional[str] = None) -> Any:
         """Attribute `name` as a Python value (ints/floats/strings as tuples, tensors as arrays,
         graphs as GraphProto); `kind` ('int', 'ints', ...) checks its type."""
+        self._read.add(name)
         a = self._attrs.get(name)
         if a is None:
             if default is REQUIRED:

@@ -330,6 +330,10 @@ class GraphImporter:
             if fn is None:
                 raise Unsupported(reason)
             results = list(fn(ctx))
+            ignored = ctx.ignored_attributes()
+            if ignored:
+                raise Unsupported(f"attribute(s) {', '.join(ignored)} not handled by the "
+                                  f"converter")
         except Unsupported as u:
             self.builder.ip = saved_ip
             _erase_unused(ctx.created)

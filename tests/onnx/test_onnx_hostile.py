@@ -369,3 +369,26 @@ def test_unsupported_node_inside_loop_is_reported() -> None:
                 [M.vi("y", [1, 4, 2])])
     msg = expect(m, UnsupportedOpError, "'body_dft'", "'outer_loop'")
     assert msg.count("body_dft") == 1
+
+
+def _hardsigmoid_model(**attrs) -> onnx.ModelProto:
+    g = helper.make_graph([helper.make_node("HardSigmoid", ["x"], ["y"], **attrs)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_attribute_a_converter_ignores_is_reported_not_dropped(monkeypatch) -> None:
+    # A converter that does not know an attribute (e.g. one a newer opset added) must not
+    # drop it silently: the import reports the node and the attribute, unless its value is
+    # the schema's default (then dropping it changes nothing).
+    from mlir_lite.frontends.onnx.registry import CONVERTERS
+
+    def forgets_beta(ctx):
+        return [ctx.op("ml.hard_sigmoid", ctx.input(0), alpha=ctx.attr("alpha", 0.2, "float"))]
+
+    entry = CONVERTERS[("", "HardSigmoid")]
+    monkeypatch.setattr(entry, "fns", [forgets_beta] * len(entry.fns))
+    expect(_hardsigmoid_model(alpha=0.3, beta=0.25), UnsupportedOpError, "HardSigmoid",
+           "beta=0.25")
+    import_onnx(_hardsigmoid_model(alpha=0.3, beta=0.5))  # beta's default: nothing is lost

@@ -213,6 +213,7 @@ def _mask(ctx: NodeContext, x: Value) -> Value:
 
 @converter("Dropout", since=7)
 def _dropout7(ctx: NodeContext) -> List[Value]:
+    ctx.ignore("seed")  # inference: dropout is the identity
     x = ctx.input(0)
     y = ctx.op("ml.dropout", x, ratio=ctx.attr("ratio", 0.5, "float"))
     if not ctx.has_output(1):
@@ -224,6 +225,7 @@ def _dropout7(ctx: NodeContext) -> List[Value]:
 
 @converter("Dropout", since=12)
 def _dropout12(ctx: NodeContext) -> List[Value]:
+    ctx.ignore("seed")  # inference: dropout is the identity
     x = ctx.input(0)
     if ctx.has_input(2):
         train = ctx.const_scalar(2)

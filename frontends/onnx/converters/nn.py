@@ -134,6 +134,7 @@ def _global_lp(ctx: NodeContext) -> List[Value]:
 
 @converter("BatchNormalization", since=6)
 def _batch_norm(ctx: NodeContext) -> List[Value]:
+    ctx.ignore("momentum")  # updates the running statistics: training only
     if ctx.opset < 7 and ctx.attr("is_test", 0, "int") == 0 and ctx.num_outputs > 1:
         raise Unsupported("BatchNormalization in training mode (is_test=0)")
     if ctx.opset < 9 and ctx.attr("spatial", 1, "int") != 1:
@@ -243,6 +244,9 @@ for _op, _ml in (("Softmax", "softmax"), ("LogSoftmax", "log_softmax"), ("Hardma
 
 @converter("Gemm", since=6)
 def _gemm(ctx: NodeContext) -> List[Value]:
+    # opset 6's `broadcast`: a valid model without it already has C of shape (M, N), which
+    # broadcasting leaves as it is
+    ctx.ignore("broadcast")
     ops = [ctx.input(0), ctx.input(1)] + ([ctx.input(2)] if ctx.has_input(2) else [])
     return [ctx.op("ml.gemm", *ops, alpha=ctx.attr("alpha", 1.0, "float"),
                    beta=ctx.attr("beta", 1.0, "float"), trans_a=bool_attr(ctx, "transA"),
