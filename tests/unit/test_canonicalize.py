@@ -60,6 +60,26 @@ def test_mul_by_zero_only_for_integers() -> None:
     assert np.isnan(out_f[0]) and np.isnan(out_f[1]) and out_f[2] == 0
 
 
+def test_small_integer_powers_become_multiplies() -> None:
+    text = _func("""
+    %two = "ml.constant"() {value = dense<2.0> : tensor<f32>} : () -> tensor<f32>
+    %three = "ml.constant"() {value = dense<3.0> : tensor<f32>} : () -> tensor<f32>
+    %half = "ml.constant"() {value = dense<2.5> : tensor<f32>} : () -> tensor<f32>
+    %a = "ml.pow"(%x, %two) : (tensor<5xf32>, tensor<f32>) -> tensor<5xf32>
+    %b = "ml.pow"(%x, %three) : (tensor<5xf32>, tensor<f32>) -> tensor<5xf32>
+    %c = "ml.pow"(%x, %half) : (tensor<5xf32>, tensor<f32>) -> tensor<5xf32>
+    "func.return"(%a, %b, %c) : (tensor<5xf32>, tensor<5xf32>, tensor<5xf32>) -> ()""",
+                 "%x: tensor<5xf32>", "(tensor<5xf32>, tensor<5xf32>, tensor<5xf32>)")
+    m = check_pass_preserves(text, "canonicalize")
+    assert op_names(m).count("ml.pow") == 1  # x ** 2.5 stays
+    x = np.array([-1.7, -0.0, 0.3, 3.0, np.inf], np.float32)
+    sq, cube, _ = run(m, x)
+    # against float64 powers: within the rounding of the two float32 products
+    np.testing.assert_allclose(sq, x.astype(np.float64) ** 2, rtol=2e-7)
+    np.testing.assert_allclose(cube, x.astype(np.float64) ** 3, rtol=4e-7)
+    assert np.signbit(cube[1])  # (-0) ** 3 is -0
+
+
 def test_broadcasting_identity_is_kept() -> None:
     text = _func("""
     %z = "ml.constant"() {value = dense<0.0> : tensor<2x3xf32>} : () -> tensor<2x3xf32>
