@@ -19,7 +19,7 @@ gets a packed copy of its own (one per layout, shared by the matmuls that want i
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from tvm import te, tirx
@@ -73,22 +73,32 @@ def _plan(conv: Operation, lanes: int) -> Optional[int]:
     return p["oc"] if p["kind"] == "oc-vector" else None
 
 
+def _constant_operand(builder: Any, op: Operation, idx: int) -> Optional[Tuple[Value, int]]:
+    """Operand `idx` of `op` and its buffer id when it is an `ml.constant` the CPU build holds
+    and `op` reads it only there; else None."""
+    if getattr(builder, "is_cuda", False) or idx >= len(op.operands):
+        return None
+    v: Value = op.operands[idx]
+    bid = builder.value_ids.get(v)
+    if (bid is None or bid not in builder.constants or v.owner is None
+            or getattr(v.owner, "name", "") != "ml.constant"
+            or list(op.operands).count(v) != 1):
+        return None
+    return v, bid
+
+
 def prepack_weights(builder: Any, op: Operation, holders: Dict[int, te.Tensor]
                     ) -> Dict[int, te.Tensor]:
     """Pack the constant conv weight of `op` in place (buffer, constant, placeholder in
     `holders`); returns {buffer id: the OIHW view the lowering rule reads}."""
     found = _conv_weight(op)
-    if found is None or getattr(builder, "is_cuda", False):
+    if found is None:
         return {}
     idx, conv = found
-    if idx >= len(op.operands):
+    const = _constant_operand(builder, op, idx)
+    if const is None or len(list(const[0].uses)) != 1:
         return {}
-    v: Value = op.operands[idx]
-    bid = builder.value_ids.get(v)
-    if (bid is None or bid not in builder.constants or v.owner is None
-            or getattr(v.owner, "name", "") != "ml.constant" or len(list(v.uses)) != 1
-            or list(op.operands).count(v) != 1):
-        return {}
+    v, bid = const
     arr = builder.constants[bid]
     if arr.ndim != 4 or arr.dtype != np.float32:
         return {}
@@ -164,17 +174,13 @@ def prepack_matmul_weights(builder: Any, op: Operation, holders: Dict[int, te.Te
     a copy whose buffer replaces it in `in_ids` and `holders`); returns {buffer id of the
     operand: the `[K, N]` (or `[N, K]`) view the lowering rule reads}."""
     found = _matmul_b(op)
-    if found is None or getattr(builder, "is_cuda", False):
+    if found is None:
         return {}
     idx, mm = found
-    if idx >= len(op.operands):
+    const = _constant_operand(builder, op, idx)
+    if const is None or const[1] not in in_ids:
         return {}
-    v: Value = op.operands[idx]
-    bid = builder.value_ids.get(v)
-    if (bid is None or bid not in builder.constants or v.owner is None
-            or getattr(v.owner, "name", "") != "ml.constant"
-            or list(op.operands).count(v) != 1 or bid not in in_ids):
-        return {}
+    v, bid = const
     arr = builder.constants[bid]
     if arr.ndim != 2 or arr.dtype != np.float32 or 0 in arr.shape:
         return {}

@@ -22,7 +22,7 @@ from mlir_lite.core import Operation
 from mlir_lite.dialects.ml._infer import norm_axis, operand_groups
 
 from .lower import LowerContext, dtype_of, load, lower
-from .rules_shape import _typed_dim, _vars_in
+from .rules_shape import _clamp, _typed_dim, _vars_in, nearest_index
 
 __all__ = ["result_shape", "scalar_of", "entry", "unravel", "any_of", "i64"]
 
@@ -334,10 +334,6 @@ def _per_axis(vals: Optional[te.Tensor], axes: Optional[te.Tensor], rank: int,
     return res
 
 
-def _clamp(v: Expr, lo: Expr, hi: Expr) -> Expr:
-    return tirx.min(tirx.max(v, lo), hi)
-
-
 @lower("ml.slice_dynamic")
 def _slice_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups((x,) + xs, op.attributes, ("x", "starts", "ends", "axes?", "steps?"))
@@ -500,15 +496,7 @@ def _resize_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tens
             c = tirx.Select(w_scaled == one, of * 0.0 - 0.5, (of + 0.5) / s - 0.5)
         else:
             c = (of + 0.5) / s - 0.5
-        if nm == "floor":
-            rr = tirx.floor(c)
-        elif nm == "ceil":
-            rr = tirx.ceil(c)
-        elif nm == "round_prefer_ceil":
-            rr = tirx.floor(c + 0.5)
-        else:
-            rr = tirx.ceil(c - 0.5)
-        return _clamp(rr.astype("int64"), i64(0), i64(x.shape[a]) - i64(1))
+        return _clamp(nearest_index(c, nm), i64(0), i64(x.shape[a]) - i64(1))
     return te.compute(out, lambda *o: x[tuple(src(v, axes.index(a), a) if a in axes else v
                                               for a, v in enumerate(o))],
                       name=ctx.name("resize"))

@@ -111,6 +111,19 @@ def _clamp(v: Expr, lo: Expr, hi: Expr) -> Expr:
     return tirx.min(tirx.max(v, lo), hi)
 
 
+def nearest_index(c: Expr, nearest_mode: str) -> Expr:
+    """The int64 input index nearest to coordinate `c` under Resize's `nearest_mode`."""
+    if nearest_mode == "floor":
+        r = tirx.floor(c)
+    elif nearest_mode == "ceil":
+        r = tirx.ceil(c)
+    elif nearest_mode == "round_prefer_ceil":
+        r = tirx.floor(c + 0.5)
+    else:  # round_prefer_floor
+        r = tirx.ceil(c - 0.5)
+    return r.astype("int64")
+
+
 def _slice_bounds(d: Expr, start: int, end: int, step: int) -> tuple:
     """(first index, length) of ONNX Slice on a dim `d` that may be symbolic."""
     if isinstance(d, tirx.IntImm):
@@ -406,15 +419,7 @@ def _resize(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
             c = (of + 0.5) / scale - 0.5 if w_scaled != 1 else of * 0.0 - 0.5
         else:
             c = (of + 0.5) / scale - 0.5
-        if nm == "floor":
-            r = tirx.floor(c)
-        elif nm == "ceil":
-            r = tirx.ceil(c)
-        elif nm == "round_prefer_ceil":
-            r = tirx.floor(c + 0.5)
-        else:
-            r = tirx.ceil(c - 0.5)
-        return _clamp(r.astype("int64"), _i64(0), _i64(w_in - 1))
+        return _clamp(nearest_index(c, nm), _i64(0), _i64(w_in - 1))
     return te.compute(shape, lambda *o: x[tuple(src_index(v, a) if a in axes else v
                                                 for a, v in enumerate(o))], name="resize")
 
