@@ -18,6 +18,7 @@ from mlir_lite.dialects.ml._infer import norm_axis
 
 from .lower import LOWERING, LowerContext, dtype_of, load, lower
 from .rules_dynamic import any_of, entry, i64, result_shape, scalar_of
+from .rules_index import cumsum_along
 from .rules_quant import _OpView
 
 __all__: List[str] = []
@@ -47,18 +48,8 @@ def _cumsum_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, ax: te.Tenso
                   f"{op.name}: the axis is out of range for rank {rank}")
     excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
     acc = "float32" if dtype_of(x) in ("float16", "bfloat16") else dtype_of(x)
-    def along(axis: int) -> Callable[..., Expr]:
-        def body(*o: Expr) -> Expr:
-            j = te.reduce_axis((0, x.shape[axis]), name="j")
-            i = o[axis]
-            if rev:
-                keep = j > i if excl else j >= i
-            else:
-                keep = j < i if excl else j <= i
-            v = x[tuple(o[:axis]) + (j,) + tuple(o[axis + 1:])].astype(acc)
-            return te.sum(tirx.Select(keep, v, tirx.const(0, acc)), axis=j)
-        return body
-    per_axis = [te.compute(x.shape, along(axis), name=ctx.name("cumsum_acc"))
+    per_axis = [te.compute(x.shape, cumsum_along(x, axis, excl, rev, acc),
+                           name=ctx.name("cumsum_acc"))
                 for axis in range(rank)]
 
     def pick(*o: Expr) -> Expr:

@@ -11,7 +11,7 @@ O(n^2) masked sum along the axis.
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Callable, List, Sequence
 
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
@@ -171,17 +171,12 @@ def _topk(ctx: LowerContext, op: Operation, x: te.Tensor) -> List[te.Tensor]:
     return [vals, idx]
 
 
-@lower("ml.cumsum", kind="reduction")
-def _cumsum(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
-    rank = len(x.shape)
-    axis = norm_axis(op.attr("axis"), rank)
-    n = x.shape[axis]
-    excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
-    dt = x.dtype
-    acc = "float32" if dt in ("float16", "bfloat16") else dt
-
+def cumsum_along(x: te.Tensor, axis: int, excl: bool, rev: bool, acc: str
+                 ) -> Callable[..., Expr]:
+    """The body of a cumulative sum of `x` along `axis` in dtype `acc`: a masked sum over the
+    axis (O(n) per element)."""
     def body(*o: Expr) -> Expr:
-        j = te.reduce_axis((0, n), name="j")
+        j = te.reduce_axis((0, x.shape[axis]), name="j")
         i = o[axis]
         if rev:
             keep = j > i if excl else j >= i
@@ -189,7 +184,17 @@ def _cumsum(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
             keep = j < i if excl else j <= i
         v = x[tuple(o[:axis]) + (j,) + tuple(o[axis + 1:])].astype(acc)
         return te.sum(tirx.Select(keep, v, tirx.const(0, acc)), axis=j)
-    s = te.compute(x.shape, body, name=ctx.name("cumsum_acc"))
+    return body
+
+
+@lower("ml.cumsum", kind="reduction")
+def _cumsum(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    rank = len(x.shape)
+    axis = norm_axis(op.attr("axis"), rank)
+    excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
+    dt = x.dtype
+    acc = "float32" if dt in ("float16", "bfloat16") else dt
+    s = te.compute(x.shape, cumsum_along(x, axis, excl, rev, acc), name=ctx.name("cumsum_acc"))
     if acc == dt:
         return s
     return te.compute(x.shape, lambda *o: s[o].astype(dt), name=ctx.name("cumsum"))
