@@ -25,7 +25,7 @@ Sigmoid and Relu; layout 1 is handled by transposing in and out. Still CompileEr
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from mlir_lite.builder import Builder
 from mlir_lite.core import Operation, Value
@@ -76,6 +76,23 @@ def _pick(b: Builder, v: Value, i: int) -> Value:
     return b.op("ml.squeeze", _slice(b, v, i, i + 1, 0), axes=(0,))
 
 
+def _checked_sizes(op: Operation, g: dict, layout: int, unsupported: List[str]
+                   ) -> Tuple[int, int]:
+    """The sequence length and hidden size of recurrent op `op` (operand groups `g`); raises a
+    CompileError listing `unsupported` plus a sequence length that is not static, if any."""
+    xt = g["x"].type
+    seq = None
+    if isinstance(xt, TensorType) and xt.shape is not None and len(xt.shape) == 3:
+        seq = xt.shape[1 if layout else 0]
+    if type(seq) is not int:
+        unsupported.append("a sequence length that is not static")
+    if unsupported:
+        raise CompileError(f"{op.name} with {', '.join(unsupported)} is not supported by the "
+                           "TVM backend", op.loc)
+    h = op.attributes.get("hidden_size")
+    return seq, int(h) if h is not None else g["r"].type.shape[-1]
+
+
 def decompose_lstm(op: Operation) -> None:
     """Replace one `ml.lstm` by its unrolled computation (see the module docstring)."""
     a = op.attributes
@@ -91,15 +108,7 @@ def decompose_lstm(op: Operation) -> None:
     g = operand_groups(op.operands, a, RNN_OPERANDS["lstm"])
     if g["sequence_lens"] is not None:
         unsupported.append("sequence_lens")
-    xt = g["x"].type
-    seq = xt.shape[0] if isinstance(xt, TensorType) and xt.shape is not None else None
-    if type(seq) is not int:
-        unsupported.append("a sequence length that is not static")
-    if unsupported:
-        raise CompileError(f"ml.lstm with {', '.join(unsupported)} is not supported by the TVM "
-                           "backend", op.loc)
-    hidden = int(a["hidden_size"]) if a.get("hidden_size") is not None else \
-        g["r"].type.shape[-1]
+    seq, hidden = _checked_sizes(op, g, 0, unsupported)
     b = Builder.before(op)
     b.loc = op.loc
     x = g["x"]
@@ -171,17 +180,7 @@ def decompose_gru_rnn(op: Operation) -> None:
     g = operand_groups(op.operands, a, RNN_OPERANDS[kind])
     if g["sequence_lens"] is not None:
         unsupported.append("sequence_lens")
-    xt = g["x"].type
-    seq = None
-    if isinstance(xt, TensorType) and xt.shape is not None and len(xt.shape) == 3:
-        seq = xt.shape[1 if layout else 0]
-    if type(seq) is not int:
-        unsupported.append("a sequence length that is not static")
-    if unsupported:
-        raise CompileError(f"{op.name} with {', '.join(unsupported)} is not supported by the "
-                           "TVM backend", op.loc)
-    hidden = int(a["hidden_size"]) if a.get("hidden_size") is not None else \
-        g["r"].type.shape[-1]
+    seq, hidden = _checked_sizes(op, g, layout, unsupported)
     ng = 3 if kind == "gru" else 1
     lbr = bool(a.get("linear_before_reset", False))
     b = Builder.before(op)
