@@ -25,7 +25,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from typing import Any, Dict, List, Tuple  # noqa: E402
+from typing import Any, Dict, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
@@ -35,7 +35,7 @@ from onnx import numpy_helper  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mlir_lite.backends.tvm.commands import ort_session  # noqa: E402
+from benchmarks.reference import ReferenceProcess  # noqa: E402
 from mlir_lite.backends.tvm.driver import compile_model  # noqa: E402
 
 # name: (C, H, W, M, k, stride, pad, group)
@@ -83,21 +83,10 @@ def gflop(c: int, hh: int, ww: int, m: int, k: int, s: int, p: int, g: int) -> f
     return 2.0 * m * oh * ow * (c // g) * k * k / 1e9
 
 
-def _timed(fn: Any, number: int, repeat: int) -> List[float]:
-    """Seconds per call of `fn`: `repeat` averages over `number` calls each, after a warm-up."""
-    fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        out.append((time.perf_counter() - t0) / number)
-    return out
-
-
-def bench(name: str, repeat: int, workdir: str) -> Dict[str, Any]:
+def bench(ref: ReferenceProcess, name: str, repeat: int, workdir: str) -> Dict[str, Any]:
     """One shape: the conv kernel called directly on the plan's buffers (TVM's
-    `time_evaluator`) and onnxruntime's session, each `repeat` averages of 5 calls, alternated."""
+    `time_evaluator`) and onnxruntime's session (in the reference process), each `repeat`
+    averages of 5 calls, in three alternating rounds with pauses (reference.py says why)."""
     import tvm
     shape = SHAPES[name]
     path = os.path.join(workdir, f"{name}.onnx")
@@ -105,13 +94,12 @@ def bench(name: str, repeat: int, workdir: str) -> Dict[str, Any]:
     t0 = time.perf_counter()
     fn, _ = compile_model(path, opt_level=2)
     compile_s = time.perf_counter() - t0
-    sess = ort_session(path, threads=2)
     x = np.random.default_rng(1).standard_normal((1, shape[0], shape[1], shape[2])
                                                  ).astype(np.float32)
     feed = {"x": x}
-    ref = sess.run(None, feed)[0]
+    want = ref.load_onnx(name, path, feed)[0]
     got = fn(x)[0]
-    err = float(np.max(np.abs(got - ref)) / (np.max(np.abs(ref)) + 1e-6))
+    err = float(np.max(np.abs(got - want)) / (np.max(np.abs(want)) + 1e-6))
     conv = next(k for k in fn.kernels if k.kind == "conv")
     step = next(st for st in fn.plan.steps if getattr(st, "symbol", None) == conv.symbol)
     bufs = []
@@ -123,10 +111,15 @@ def bench(name: str, repeat: int, workdir: str) -> Dict[str, Any]:
                                                            spec.dtype)
         bufs.append(tvm.runtime.tensor(arr))
     timer = fn.executable.mod.time_evaluator(conv.symbol, tvm.cpu(), number=5, repeat=1)
+    ort_timer = ref.timer(name)
     ours, theirs = [], []
-    for _ in range(repeat):  # alternate, so that load changes hit both alike
-        ours += timer(*bufs).results
-        theirs += _timed(lambda: sess.run(None, feed), 5, 1)
+    for r in range(3):  # alternate, so that load changes hit both alike
+        per = repeat // 3 + (r < repeat % 3)
+        time.sleep(0.25)
+        ours += [timer(*bufs).mean for _ in range(per)]
+        time.sleep(0.25)
+        theirs += [statistics.mean(ort_timer(5)) for _ in range(per)]
+    ref.drop(name)
     gf = gflop(*shape)
     o_ms, t_ms = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
     o_min, t_min = min(ours) * 1e3, min(theirs) * 1e3
@@ -145,9 +138,9 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     res: Dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as wd:
+    with tempfile.TemporaryDirectory() as wd, ReferenceProcess() as ref:
         for name in a.shapes.split(","):
-            r = res[name] = bench(name, a.repeat, wd)
+            r = res[name] = bench(ref, name, a.repeat, wd)
             if not a.json:
                 print(f"{name:17s} ours {r['ours_gflops']:6.1f} GF/s ({r['ours_ms']:.3f} ms, "
                       f"best {r['ours_best_gflops']:6.1f})  ort {r['ort_gflops']:6.1f} GF/s "

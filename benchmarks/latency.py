@@ -15,9 +15,13 @@ artifact over `--repeat` runs, onnxruntime's median on the same inputs, their ra
 onnxruntime; below 1 is faster), and the kernel calls per run at that level and at -O1 (no
 fusion), so the effect of fusion shows. With --json: `{"models": {NAME: {"compile_s",
 "latency_ms", "onnxruntime_ms", "ratio", "kernel_calls", "kernel_calls_o1"}}, "opt_level",
-"geomean_ratio", "per_call_overhead_us", "matmul_1024": {"gflops", "onnxruntime_gflops",
+"geomean_ratio", "suite_geomean_ratio", "suite_max_ratio" (over SUITE, when all of it ran),
+"per_call_overhead_us", "matmul_1024": {"gflops", "onnxruntime_gflops",
 "numpy_gflops"}}` (a 1024^3 fp32 MatMul, both operands inputs, compiled by us, by onnxruntime
 and numpy's BLAS, medians of interleaved rounds in this run).
+
+onnxruntime and numpy run in a child process (benchmarks/reference.py): in one process, the
+runtimes' spinning thread pools slowed each other down.
 """
 from __future__ import annotations
 
@@ -42,27 +46,26 @@ from onnx import helper as h  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mlir_lite  # noqa: E402
-from mlir_lite.backends.tvm.commands import measure, ort_session  # noqa: E402
+from benchmarks.reference import ReferenceProcess, interleaved, local_timer  # noqa: E402
+from mlir_lite.backends.tvm.commands import measure  # noqa: E402
 from mlir_lite.backends.tvm.driver import compile_model, compile_to_artifact  # noqa: E402
 from mlir_lite.plan import count_kernel_calls  # noqa: E402
 from tests.golden.models import MODELS, inputs_for  # noqa: E402
 
 
 QUICK = ("mlp", "bert", "squeezenet")
+# The CPU-performance suite whose geomean the targets are stated over (the others are the
+# small test models).
+SUITE = ("resnet50", "squeezenet", "shufflenet", "inception_v1", "densenet121", "vgg19", "bert",
+         "gpt2", "mlp", "lstm")
 
 
-def interleaved(fns: Dict[str, Any], repeat: int, rounds: int = 3) -> Dict[str, float]:
-    """Median seconds of each callable, measured in `rounds` alternating rounds so that load
-    from other processes hits all of them alike."""
-    times: Dict[str, List[float]] = {k: [] for k in fns}
-    per = max(1, repeat // rounds)
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            times[k] += measure(fn, per, warmup=2)
-    return {k: statistics.median(v) for k, v in times.items()}
+def geomean(ratios: List[float]) -> float:
+    return math.exp(statistics.mean(math.log(r) for r in ratios))
 
 
-def matmul_gflops(workdir: str, n: int = 1024, repeat: int = 30) -> Dict[str, float]:
+def matmul_gflops(ref: ReferenceProcess, workdir: str, n: int = 1024,
+                  repeat: int = 30) -> Dict[str, float]:
     """GFLOP/s of an n^3 fp32 MatMul: ours (compiled at -O2), onnxruntime's and numpy's."""
     g = h.make_graph([h.make_node("MatMul", ["a", "b"], ["c"])], "mm",
                      [h.make_tensor_value_info("a", T.FLOAT, [n, n]),
@@ -73,18 +76,23 @@ def matmul_gflops(workdir: str, n: int = 1024, repeat: int = 30) -> Dict[str, fl
     fn, _ = compile_model(src, opt_level=2)
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
-    sess = ort_session(src, threads=2)
     want = a.astype(np.float64) @ b.astype(np.float64)
     np.testing.assert_allclose(fn(a, b)[0], want, rtol=1e-3, atol=1e-2)
-    t = interleaved({"ours": lambda: fn(a, b), "ort": lambda: sess.run(None, {"a": a, "b": b}),
-                     "numpy": lambda: a @ b}, repeat)
+    np.testing.assert_allclose(ref.load_onnx("matmul", src, {"a": a, "b": b})[0], want,
+                               rtol=1e-3, atol=1e-2)
+    ref.load_matmul("numpy", a, b)
+    t = interleaved({"ours": local_timer(lambda: fn(a, b)), "ort": ref.timer("matmul"),
+                     "numpy": ref.timer("numpy")}, repeat)
+    ref.drop("matmul")
+    ref.drop("numpy")
     flop = 2.0 * n ** 3
     return {"gflops": round(flop / t["ours"] / 1e9, 1),
             "onnxruntime_gflops": round(flop / t["ort"] / 1e9, 1),
             "numpy_gflops": round(flop / t["numpy"] / 1e9, 1)}
 
 
-def bench_model(name: str, repeat: int, workdir: str, opt_level: int = 2) -> Dict[str, Any]:
+def bench_model(ref: ReferenceProcess, name: str, repeat: int, workdir: str,
+                opt_level: int = 2) -> Dict[str, Any]:
     model = MODELS[name]()
     src = os.path.join(workdir, f"{name}.onnx")
     onnx.save(model, src)
@@ -94,10 +102,11 @@ def bench_model(name: str, repeat: int, workdir: str, opt_level: int = 2) -> Dic
     compile_s = time.perf_counter() - t0
     o1, _ = compile_model(src, opt_level=1)
     compiled = mlir_lite.load(art)
-    sess = ort_session(src, threads=2)
     feed = inputs_for(model, batch=1)
-    t = interleaved({"ours": lambda: compiled(**feed), "ort": lambda: sess.run(None, feed)},
+    ref.load_onnx(name, src, feed)
+    t = interleaved({"ours": local_timer(lambda: compiled(**feed)), "ort": ref.timer(name)},
                     repeat)
+    ref.drop(name)
     lat, ort_ms = t["ours"] * 1e3, t["ort"] * 1e3
     return {"compile_s": round(compile_s, 3), "latency_ms": round(lat, 4),
             "onnxruntime_ms": round(ort_ms, 4), "ratio": round(lat / ort_ms, 3),
@@ -150,17 +159,20 @@ def main(argv: List[str] = None) -> int:
     if unknown:
         ap.error(f"unknown model(s): {', '.join(unknown)}")
     results: Dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="mlir-lite-bench-") as d:
+    with tempfile.TemporaryDirectory(prefix="mlir-lite-bench-") as d, ReferenceProcess() as ref:
         for n in names:
-            results[n] = bench_model(n, args.repeat, d, args.opt_level)
+            results[n] = bench_model(ref, n, args.repeat, d, args.opt_level)
             print(f"  {n}: compiled in {results[n]['compile_s']:.1f} s, ratio "
                   f"{results[n]['ratio']:.2f}", file=sys.stderr)
         overhead = per_call_overhead(d)
-        mm = None if args.no_matmul else matmul_gflops(d)
-    geo = math.exp(statistics.mean(math.log(r["ratio"]) for r in results.values()))
+        mm = None if args.no_matmul else matmul_gflops(ref, d)
+    geo = geomean([r["ratio"] for r in results.values()])
+    suite = [results[n]["ratio"] for n in SUITE if n in results]
+    suite_fig = ({"suite_geomean_ratio": round(geomean(suite), 3),
+                  "suite_max_ratio": max(suite)} if len(suite) == len(SUITE) else {})
     if args.json:
         print(json.dumps({"models": results, "opt_level": args.opt_level,
-                          "geomean_ratio": round(geo, 3),
+                          "geomean_ratio": round(geo, 3), **suite_fig,
                           "per_call_overhead_us": overhead,
                           **({"matmul_1024": mm} if mm else {})}, indent=1))
         return 0
@@ -172,6 +184,9 @@ def main(argv: List[str] = None) -> int:
               f"{r['onnxruntime_ms']:.3f} | {r['ratio']:.2f} | {r['kernel_calls']} | "
               f"{r['kernel_calls_o1']} |")
     print(f"\ngeomean ratio (mlir-lite / onnxruntime): {geo:.2f}")
+    if suite_fig:
+        print(f"suite ({', '.join(SUITE)}): geomean {suite_fig['suite_geomean_ratio']:.2f}, "
+              f"worst {suite_fig['suite_max_ratio']:.2f}")
     print(f"executor overhead per kernel call: {overhead['overhead_us']:.1f} us "
           f"(per call {overhead['per_call_us']:.1f} us, raw FFI call "
           f"{overhead['raw_ffi_call_us']:.1f} us, {overhead['kernel_calls']} calls)")
