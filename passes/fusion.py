@@ -61,7 +61,7 @@ REDUCTION_OPS = frozenset(
        "ml.global_max_pool", "ml.global_lp_pool"})
 # anchor op -> the kind of the group it anchors
 ANCHOR_OPS = {"ml.matmul": "gemm", "ml.gemm": "gemm", "ml.conv": "conv",
-              "ml.conv_transpose": "conv", "ml.max_pool": "pool", "ml.avg_pool": "pool",
+              "ml.conv_nchwc": "conv", "ml.conv_transpose": "conv", "ml.max_pool": "pool", "ml.avg_pool": "pool",
               "ml.lp_pool": "pool"}
 # ops that act elementwise on their first operand although they are not declared Elementwise
 BROADCAST_OPS = frozenset({"ml.batch_norm"})

@@ -8,7 +8,8 @@ vectors. When the weight of a 2-D `ml.conv` (alone or inside an `ml.fused` group
 `ml.constant` used by that op only, its buffer is rewritten once here into that layout, the
 kernel takes the packed buffer, and the rule reads it through an `OIHW` view (`wunpack`) that
 the schedule inlines, so no packing runs per call. Anything else is left as it is (the
-schedule then packs inside the kernel).
+schedule then packs inside the kernel). A blocked `ml.conv_nchwc` gets its weight packed with
+`oc = out_block` and reads the packed buffer directly (no view).
 
 Likewise the constant B (rank 2, float32) of an `ml.matmul` / `ml.gemm` (alone or the anchor
 of an `ml.fused` group) that takes the register-tile schedule is stored as the column panels
@@ -47,16 +48,19 @@ def _static(shape: Any) -> Optional[tuple]:
     return tuple(shape)
 
 
+_CONVS = ("ml.conv", "ml.conv_nchwc")
+
+
 def _conv_weight(op: Operation) -> Optional[tuple]:
     """(operand index of `op` that is the weight, the conv op) for a conv or a fused group whose
     conv reads a block argument (used only there) as its weight."""
-    if op.name == "ml.conv":
+    if op.name in _CONVS:
         return 1, op
     if op.name != "ml.fused":
         return None
     block = op.regions[0].blocks[0]
     for inner in block.ops:
-        if inner.name == "ml.conv" and len(inner.operands) > 1:
+        if inner.name in _CONVS and len(inner.operands) > 1:
             w = inner.operands[1]
             if w in block.args and len(list(w.uses)) == 1:
                 return list(block.args).index(w), inner
@@ -64,7 +68,10 @@ def _conv_weight(op: Operation) -> Optional[tuple]:
 
 
 def _plan(conv: Operation, lanes: int) -> Optional[int]:
-    """The vector block `oc` when the conv gets the `oc-vector` schedule, else None."""
+    """The vector block `oc` when the conv gets the `oc-vector` schedule (or is blocked: its
+    `out_block`), else None."""
+    if conv.name == "ml.conv_nchwc":
+        return int(conv.attr("out_block"))
     w = _static(getattr(conv.operands[1].type, "shape", None))
     out = getattr(conv.results[0].type, "shape", None) if conv.results else None
     if w is None or len(w) != 4 or out is None or len(out) != 4 or type(out[3]) is not int:
@@ -112,6 +119,8 @@ def prepack_weights(builder: Any, op: Operation, holders: Dict[int, te.Tensor]
     builder.buffers[bid] = replace(builder.buffers[bid], shape=tuple(packed.shape))
     wp = te.placeholder(shape, "float32", name=holders[bid].op.name)
     holders[bid] = wp
+    if conv.name == "ml.conv_nchwc":
+        return {bid: wp}  # its rule reads the packed layout itself
     i64 = lambda k: tirx.IntImm("int64", k)  # noqa: E731
     view = te.compute([i64(d) for d in arr.shape],
                       lambda m, c, y, x: wp[m // i64(oc), y, x, c, m % i64(oc)],

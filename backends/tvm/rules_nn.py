@@ -43,6 +43,23 @@ def _lowest(dtype: str) -> Expr:
     return tirx.min_value(dtype)
 
 
+def _zero_pad(x: te.Tensor, pads: Sequence[int], nsp: int) -> te.Tensor:
+    """`x` (`[N, C, spatial..., inner...]`) zero-padded on its `nsp` spatial dims by `pads`
+    (begins, then ends): the stage `pad`, or `x` itself when nothing is padded."""
+    if not any(pads):
+        return x
+    rest = list(x.shape[2 + nsp:])
+    pshape = [x.shape[0], x.shape[1]] + [x.shape[2 + i] + _i64(pads[i] + pads[nsp + i])
+                                         for i in range(nsp)] + rest
+
+    def pad_body(*idx: Expr) -> Expr:
+        sp = [idx[2 + i] - _i64(pads[i]) for i in range(nsp)]
+        inb = tirx.all(*[tirx.all(v >= _i64(0), v < x.shape[2 + i]) for i, v in enumerate(sp)])
+        return tirx.if_then_else(inb, x[(idx[0], idx[1]) + tuple(sp) + tuple(idx[2 + nsp:])],
+                                 tirx.const(0, dtype_of(x)))
+    return te.compute(pshape, pad_body, name="pad")
+
+
 @lower("ml.conv", kind="conv")
 def _conv(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups(xs, op.attributes, ("x", "w", "b?"))
@@ -53,18 +70,7 @@ def _conv(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     m, cg = w.shape[0], w.shape[1]
     mg = tirx.floordiv(m, _i64(groups))
     ks = list(w.shape[2:])
-    src = x
-    if any(pads):
-        pshape = [x.shape[0], x.shape[1]] + [x.shape[2 + i] + _i64(pads[i] + pads[nsp + i])
-                                             for i in range(nsp)]
-
-        def pad_body(*idx: Expr) -> Expr:
-            sp = [idx[2 + i] - _i64(pads[i]) for i in range(nsp)]
-            inb = tirx.all(*[tirx.all(v >= _i64(0), v < x.shape[2 + i])
-                             for i, v in enumerate(sp)])
-            return tirx.if_then_else(inb, x[(idx[0], idx[1]) + tuple(sp)],
-                                     tirx.const(0, dtype_of(x)))
-        src = te.compute(pshape, pad_body, name="pad")
+    src = _zero_pad(x, pads, nsp)
     out_sp = [_out_dim(x.shape[2 + i], ks[i], strides[i], pads[i], pads[nsp + i], dil[i])
               for i in range(nsp)]
     rc = te.reduce_axis((0, cg), name="rc")
@@ -79,6 +85,50 @@ def _conv(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     if b is None:
         return out
     return te.compute(out.shape, lambda n, f, *o: out[(n, f) + o] + b[f], name="bias")
+
+
+@lower("ml.conv_nchwc", kind="conv")
+def _conv_nchwc(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
+    """The blocked conv (dialects/ml/layout.py) as a `conv` stage with loops `(n, mo, oh, ow,
+    mi, [rco, rci | rc], kh, kw)`. `w` is either OIHW or, packed at compile time (prepack.py),
+    `[M/out_block, KH, KW, C, out_block]`: then every read of it is a whole vector."""
+    g = operand_groups(xs, op.attributes, ("x", "w", "b?"))
+    x, w, b = g["x"], g["w"], g["b"]
+    strides, pads, dil = spatial_params(op.attributes, 2)
+    ib, ob = op.attr("in_block"), op.attr("out_block")
+    packed = len(w.shape) == 5
+    c, ks = (w.shape[3], w.shape[1:3]) if packed else (w.shape[1], w.shape[2:])
+    m = w.shape[0] * _i64(ob) if packed else w.shape[0]
+    src = _zero_pad(x, pads, 2)
+    out_sp = [_out_dim(x.shape[2 + i], ks[i], strides[i], pads[i], pads[2 + i], dil[i])
+              for i in range(2)]
+    rk = [te.reduce_axis((0, ks[i]), name=f"rk{i}") for i in range(2)]
+    if ib:
+        red = [te.reduce_axis((0, tirx.floordiv(c, _i64(ib))), name="rco"),
+               te.reduce_axis((0, _i64(ib)), name="rci")]
+    else:
+        red = [te.reduce_axis((0, c), name="rc")]
+
+    def weight(mo: Expr, mi: Expr, ci: Expr) -> Expr:
+        if packed:
+            return w[mo, rk[0], rk[1], ci, mi]
+        return w[mo * _i64(ob) + mi, ci, rk[0], rk[1]]
+
+    def conv_body(n: Expr, mo: Expr, oy: Expr, ox: Expr, mi: Expr) -> Expr:
+        y = oy * _i64(strides[0]) + rk[0] * _i64(dil[0])
+        xx = ox * _i64(strides[1]) + rk[1] * _i64(dil[1])
+        if ib:
+            return te.sum(src[n, red[0], y, xx, red[1]]
+                          * weight(mo, mi, red[0] * _i64(ib) + red[1]), axis=red + rk)
+        return te.sum(src[n, red[0], y, xx] * weight(mo, mi, red[0]), axis=red + rk)
+    out = te.compute([x.shape[0], tirx.floordiv(m, _i64(ob))] + out_sp + [_i64(ob)], conv_body,
+                     name="conv")
+    ctx.hints.update(strides=tuple(strides), dilations=tuple(dil), groups=1, padded=any(pads),
+                     blocked=True, in_block=ib)
+    if b is None:
+        return out
+    return te.compute(out.shape, lambda n, mo, y, xx, mi: out[n, mo, y, xx, mi]
+                      + b[mo * _i64(ob) + mi], name="bias")
 
 
 def _pool_params(op: Operation, x: te.Tensor) -> tuple:

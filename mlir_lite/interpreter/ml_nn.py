@@ -51,6 +51,18 @@ def _conv(op: Operation, *vals: np.ndarray) -> np.ndarray:
     return y
 
 
+@rule("ml.conv_nchwc")
+def _conv_nchwc(op: Operation, x: np.ndarray, w: np.ndarray, *b: np.ndarray) -> np.ndarray:
+    """The NCHW convolution of the unblocked input, blocked (dialects/ml/layout.py)."""
+    ib, ob = op.attr("in_block"), op.attr("out_block")
+    if ib:
+        n, cb, hh, ww, _ = x.shape
+        x = x.transpose(0, 1, 4, 2, 3).reshape(n, cb * ib, hh, ww)
+    y = _conv(op, x, w, *b)
+    n, m, oh, ow = y.shape
+    return np.ascontiguousarray(y.reshape(n, m // ob, ob, oh, ow).transpose(0, 1, 3, 4, 2))
+
+
 @rule("ml.conv_transpose")
 def _conv_transpose(op: Operation, *vals: np.ndarray) -> np.ndarray:
     g = operand_groups(vals, op.attributes, ("x", "w", "b?"))

@@ -45,13 +45,13 @@ def _parallel(s: Schedule, cfg: CpuConfig, fused: Any, work: Optional[int]) -> b
     return True
 
 
-def _prologue(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> tuple:
+def _prologue(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any], nloops: int = 7) -> tuple:
     """The epilogue's name, the generic schedule of the other stages, the conv block, loops."""
     epi = epilogue_of(s, "conv", keep=("pad",))
     done = schedule_generic(s, cfg, skip=("conv", "pad") + epi)
     blk = s.get_sblock("conv")
     loops = s.get_loops(blk)
-    if len(loops) != 7:
+    if len(loops) != nloops:
         raise ValueError("the conv schedules handle 2-D convolutions only")
     if hints.get("padded"):
         done.append("pad:" + schedule_injective(s, s.get_sblock("pad"), cfg))
@@ -180,8 +180,43 @@ def schedule_conv_direct(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> 
     return done + ["conv:ow-vector"]
 
 
+def _schedule_blocked(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
+    """`ml.conv_nchwc` (rules_nn.py): the `oc-vector` tile with nothing to transpose. The
+    output block is the SIMD vector, two blocks share a tile when they can (as oc = 2 vectors
+    does), a blocked input is read a block of channels at a time, and the tile's write-back
+    (with the fused epilogue) stores whole vectors."""
+    ib = int(hints.get("in_block", 0))
+    epi, done, blk, loops = _prologue(s, cfg, hints, 9 if ib else 8)
+    n, mo, oh, ow, mi = loops[:5]
+    red, (kh, kw) = loops[5:-2], loops[-2:]
+    blocks_out, w_out = _ext(s, mo), _ext(s, ow)
+    mt = 2 if blocks_out is not None and blocks_out % 2 == 0 else 1
+    most = 28 // mt
+    owt = next((f for f in range(min(most, w_out or most), 0, -1) if (w_out or most) % f == 0), 1)
+    if w_out is None or (owt < most // 2 and w_out > most):
+        owt = most
+    work = static_extent(s, loops)
+    wb = s.cache_write(blk, 0, "global")
+    moo, moi = s.split(mo, [None, mt])
+    owo, owi = s.split(ow, [None, owt])
+    s.reorder(n, moo, oh, owo, kh, kw, *red, owi, moi, mi)
+    s.reverse_compute_at(wb, owo)
+    attached = attach_epilogue(s, wb, epi, cfg)
+    if attached:
+        done.append(attached)
+    s.vectorize(mi)
+    s.unroll(moi)
+    s.unroll(owi)
+    par = _parallel(s, cfg, s.fuse(n, moo, oh), work)
+    s.decompose_reduction(blk, kh)
+    s.vectorize(s.get_loops(wb)[-1])
+    return done + [f"conv:blocked(in={ib},tile={mt}x{owt})" + ("" if par else "+serial")]
+
+
 def schedule_conv(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[str]:
     """The conv schedule that `conv_plan` picks for this kernel."""
+    if hints.get("blocked"):
+        return _schedule_blocked(s, cfg, hints)
     blk = s.get_sblock("conv")
     loops = s.get_loops(blk)
     if len(loops) != 7:

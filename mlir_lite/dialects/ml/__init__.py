@@ -6,6 +6,7 @@ from . import math  # noqa: F401
 from . import linalg  # noqa: F401
 from . import reduce  # noqa: F401
 from . import nn  # noqa: F401
+from . import layout  # noqa: F401  (ml.conv_nchwc: the blocked-layout pass)
 from . import rnn  # noqa: F401
 from . import shape  # noqa: F401
 from . import index  # noqa: F401
