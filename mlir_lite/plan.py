@@ -301,10 +301,12 @@ def _itemsize(dtype: str) -> int:
 
 class _Binding:
     """The buffers of one binding of the symbols: `bufs` (a template: constants and arena
-    tensors), view shapes, the arena slots of host-bound buffers (`slots`), the arena."""
+    tensors), view shapes, the arena slots of host-bound buffers (`slots`), the arena, and
+    which kernels run their serial variant at these sizes (`serial`, filled on first use for
+    kernels whose work depends on the input symbols only)."""
 
     __slots__ = ("bufs", "views", "slots", "arena", "arena_bytes", "offsets", "staging",
-                 "groups")
+                 "groups", "serial")
 
     def __init__(self) -> None:
         self.bufs: List[Any] = []
@@ -315,6 +317,7 @@ class _Binding:
         self.offsets: Tuple[int, ...] = ()
         self.staging: Dict[int, Any] = {}
         self.groups: Tuple[Tuple[int, ...], ...] = ()
+        self.serial: Dict[int, bool] = {}
 
 
 class Executor:
@@ -512,8 +515,14 @@ class Executor:
                             bufs[o] = tvm.runtime.empty(self._shape(o, env), specs[o].dtype,
                                                         self.device)
                 fn = funcs[step.symbol]
-                if step.serial and self._small(step, env):
-                    fn = funcs[step.serial]
+                if step.serial:
+                    small = hb.serial.get(id(step))
+                    if small is None:
+                        small = self._small(step, env)
+                        if free_symbols(step.work) <= self._symbols:  # fixed per binding
+                            hb.serial[id(step)] = small
+                    if small:
+                        fn = funcs[step.serial]
                 if step.scalars:
                     fn(*[bufs[b] for b in step.args], *[env[s] for s in step.scalars])
                 else:

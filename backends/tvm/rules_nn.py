@@ -1,8 +1,9 @@
 """Lowering rules for neural-network `ml` ops: convolution, pooling, normalization, softmax.
 
-Layouts are NCHW (N-d). A convolution is a `pad` stage (only when pads are nonzero), a `conv`
-stage whose loops are `(n, m, out_spatial..., rc, k_spatial...)` and, with a bias, an epilogue;
-the conv schedule finds the stages by these names. Pooling reads padding through a guarded
+Layouts are NCHW (N-d), except `ml.conv_nchwc` (channel-blocked, dialects/ml/layout.py). A
+convolution is a `pad` stage (only when pads are nonzero), a `conv` stage whose loops are
+`(n, m, out_spatial..., rc, k_spatial...)` and, with a bias, an epilogue; the conv schedule
+finds the stages by these names. Pooling reads padding through a guarded
 `if_then_else`, so nothing outside the input is ever read.
 """
 from __future__ import annotations

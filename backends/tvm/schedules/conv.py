@@ -11,6 +11,9 @@
   output columns; no channel tile, since no two channels share an input.
 * `ow-vector` (the rest, e.g. 34 channels per group): an accumulator tile of MF output channels
   x one vector of output columns (the original direct schedule).
+* `blocked` (`ml.conv_nchwc`, made by the blocked-layout pass): the `oc-vector` tile on
+  `NCHW[b]c` tensors, so the tile is stored without a transpose and a block of input channels
+  is contiguous.
 
 All work on the stage named `conv` with loops `(n, m, oh, ow, rc, kh, kw)` (rules_nn.py); the
 zero-padding stage stays a separate vectorised pass, so the inner loop reads the input without
