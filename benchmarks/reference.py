@@ -24,25 +24,16 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
+from mlir_lite.backends.tvm.commands import measure
+
 __all__ = ["ReferenceProcess", "interleaved", "local_timer"]
 
 Timer = Callable[[int], List[float]]
 
 
-def _timed(fn: Callable[[], Any], repeat: int, warmup: int) -> List[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def local_timer(fn: Callable[[], Any], warmup: int = 2) -> Timer:
     """A timer for a callable of this process: `timer(n)` is the seconds of n calls."""
-    return lambda n: _timed(fn, n, warmup)
+    return lambda n: measure(fn, n, warmup)
 
 
 def _serve(conn: Any, threads: int) -> None:
@@ -67,7 +58,7 @@ def _serve(conn: Any, threads: int) -> None:
                 conn.send(("ok", None))
             elif msg[0] == "time":
                 _, key, n, warmup = msg
-                conn.send(("ok", _timed(calls[key], n, warmup)))
+                conn.send(("ok", measure(calls[key], n, warmup)))
             elif msg[0] == "drop":
                 calls.pop(msg[1], None)
                 conn.send(("ok", None))

@@ -71,12 +71,18 @@ def conv_plan(m: Optional[int], cg: Optional[int], ow: Optional[int], groups: in
     if m is None or ow is None or mg is None or mg % lanes:
         return {"kind": "ow-vector"}
     oc = 2 * lanes if mg % (2 * lanes) == 0 else lanes
-    # up to ~28 accumulators out of 32 vector registers; a divisor of OW (no predicate)
-    most = 28 // (oc // lanes)
-    owt = next((f for f in range(min(most, ow), 0, -1) if ow % f == 0), 1)
-    if owt < most // 2 and ow > most:  # a poor divisor (e.g. prime OW): predicate instead
-        owt = most
-    return {"kind": "oc-vector", "oc": oc, "owt": owt}
+    return {"kind": "oc-vector", "oc": oc, "owt": tile_columns(ow, oc // lanes)}
+
+
+def tile_columns(ow: Optional[int], vectors: int) -> int:
+    """Output columns of a register tile `vectors` SIMD vectors wide: up to ~28 accumulators
+    out of 32 vector registers, a divisor of `ow` (no predicate), or the most columns when the
+    best divisor is poor (e.g. a prime OW) or OW is symbolic (predicated instead)."""
+    most = 28 // vectors
+    if ow is None:
+        return most
+    owt = next(f for f in range(min(most, ow), 0, -1) if ow % f == 0)
+    return most if owt < most // 2 and ow > most else owt
 
 
 def _weight_read(s: Schedule, blk: Any, oc: int) -> Optional[int]:
@@ -194,10 +200,7 @@ def _schedule_blocked(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> Lis
     red, (kh, kw) = loops[5:-2], loops[-2:]
     blocks_out, w_out = _ext(s, mo), _ext(s, ow)
     mt = 2 if blocks_out is not None and blocks_out % 2 == 0 else 1
-    most = 28 // mt
-    owt = next((f for f in range(min(most, w_out or most), 0, -1) if (w_out or most) % f == 0), 1)
-    if w_out is None or (owt < most // 2 and w_out > most):
-        owt = most
+    owt = tile_columns(w_out, mt)
     work = static_extent(s, loops)
     wb = s.cache_write(blk, 0, "global")
     moo, moi = s.split(mo, [None, mt])
