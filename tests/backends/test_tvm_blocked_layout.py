@@ -197,3 +197,23 @@ def test_conv_nchwc_rejects_mismatched_operands() -> None:
     b = Builder.at_end(g.entry_block)
     with pytest.raises(InferenceError, match="not a multiple of out_block 16"):
         b.op("ml.conv_nchwc", *g.args, in_block=16, out_block=16)
+
+
+def test_shared_weight_is_read_unpacked_and_still_right() -> None:
+    """Two blocked convs share one weight constant: it is not packed at compile time (it has
+    two users), so the rule reads it as OIHW."""
+    inits = [_init("w0", 32, 16, 3, 3), _init("ws", 32, 32, 3, 3)]
+    nodes = [h.make_node("Conv", ["x", "w0"], ["c0"], pads=[1, 1, 1, 1]),
+             h.make_node("Relu", ["c0"], ["r0"]),
+             h.make_node("Conv", ["r0", "ws"], ["c1"], pads=[1, 1, 1, 1]),
+             h.make_node("Relu", ["c1"], ["r1"]),
+             h.make_node("Conv", ["r1", "ws"], ["c2"], pads=[1, 1, 1, 1]),
+             h.make_node("MaxPool", ["c2"], ["out"], kernel_shape=[2, 2], strides=[2, 2])]
+    model = _model(nodes, [h.make_tensor_value_info("x", T.FLOAT, [2, 16, 10, 10])],
+                   [h.make_tensor_value_info("out", T.FLOAT, [2, 32, 5, 5])], inits)
+    m = _blocked(model)
+    assert len(_ops(m, "ml.conv_nchwc")) == 3
+    run_pipeline(m, "fuse")
+    fn = compile_function(m, "main")
+    x = R.standard_normal((2, 16, 10, 10)).astype(np.float32)
+    np.testing.assert_allclose(fn(x)[0], _ort(model, x)[0], **TOL)
