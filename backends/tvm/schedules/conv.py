@@ -115,10 +115,7 @@ def _schedule_oc_vector(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any],
     owo, owi = s.split(ow, [None, owt])
     # rc innermost of the reduction: the accumulators stay in registers over a simple loop
     s.reorder(n, fo, oh, owo, kh, kw, rc, owi, fi)
-    s.reverse_compute_at(wb, owo)
-    attached = attach_epilogue(s, wb, epi, cfg)
-    if attached:
-        done.append(attached)
+    attach_epilogue(s, wb, owo, epi, cfg, done)
     s.vectorize(fi)
     s.unroll(owi)
     par = _parallel(s, cfg, s.fuse(n, fo, oh), work)
@@ -148,10 +145,7 @@ def _schedule_depthwise(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> L
     wb = s.cache_write(blk, 0, "global")
     owo, owi = s.split(ow, [None, owv])
     s.reorder(n, f, oh, owo, rc, kh, kw, owi)
-    s.reverse_compute_at(wb, owo)
-    attached = attach_epilogue(s, wb, epi, cfg)
-    if attached:
-        done.append(attached)
+    attach_epilogue(s, wb, owo, epi, cfg, done)
     s.vectorize(owi)
     for lp in (kh, kw):
         if (_ext(s, lp) or 99) <= 7:
@@ -176,10 +170,7 @@ def schedule_conv_direct(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> 
     fo, fi = s.split(f, [None, mf])
     owo, owi = s.split(ow, [None, owv])
     s.reorder(n, fo, oh, owo, rc, kh, kw, fi, owi)
-    s.reverse_compute_at(wb, owo)
-    attached = attach_epilogue(s, wb, epi, cfg)
-    if attached:
-        done.append(attached)
+    attach_epilogue(s, wb, owo, epi, cfg, done)
     s.vectorize(owi)
     if mf > 1:
         s.unroll(fi)
@@ -206,10 +197,7 @@ def _schedule_blocked(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> Lis
     moo, moi = s.split(mo, [None, mt])
     owo, owi = s.split(ow, [None, owt])
     s.reorder(n, moo, oh, owo, kh, kw, *red, owi, moi, mi)
-    s.reverse_compute_at(wb, owo)
-    attached = attach_epilogue(s, wb, epi, cfg)
-    if attached:
-        done.append(attached)
+    attach_epilogue(s, wb, owo, epi, cfg, done)
     s.vectorize(mi)
     s.unroll(moi)
     s.unroll(owi)

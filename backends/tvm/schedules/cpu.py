@@ -214,14 +214,17 @@ def epilogue_of(s: Schedule, anchor: str, keep: tuple = ()) -> tuple:
     return (s.get(cons[0]).name_hint,)
 
 
-def attach_epilogue(s: Schedule, writeback: Any, epilogue: tuple, cfg: CpuConfig) -> str:
-    """Inline the epilogue stage into the anchor's tile write-back (`reverse_compute_inline`),
-    so it runs on the tile while it is in cache; a separate loop nest when that fails."""
+def attach_epilogue(s: Schedule, writeback: Any, at: Any, epilogue: tuple, cfg: CpuConfig,
+                    done: List[str]) -> None:
+    """Write the anchor's tile back inside loop `at` (`reverse_compute_at`) and inline the
+    epilogue stage into that write-back (`reverse_compute_inline`), so it runs on the tile while
+    it is in cache; a separate loop nest when that fails. What was done is appended to `done`."""
+    s.reverse_compute_at(writeback, at)
     if not epilogue:
-        return ""
+        return
     blk = s.get_sblock(epilogue[0])
     try:
         s.reverse_compute_inline(blk)
-        return f"{epilogue[0]}:into-tile"
+        done.append(f"{epilogue[0]}:into-tile")
     except (RuntimeError, ValueError):
-        return f"{epilogue[0]}:" + schedule_injective(s, blk, cfg)
+        done.append(f"{epilogue[0]}:" + schedule_injective(s, blk, cfg))

@@ -86,10 +86,7 @@ def schedule_matmul(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[
     jo, ji = s.split(j, [None, nj])
     ko, ki = s.split(k, [None, ku])
     s.reorder(*batch, jo, io, ko, ki, ii, ji)
-    s.reverse_compute_at(wb, io)
-    attached = attach_epilogue(s, wb, epi, cfg)
-    if attached:
-        done.append(attached)
+    attach_epilogue(s, wb, io, epi, cfg, done)
     s.vectorize(ji)
     if mi > 1:
         s.unroll(ii)

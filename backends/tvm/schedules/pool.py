@@ -39,10 +39,7 @@ def schedule_pool(s: Schedule, cfg: CpuConfig, hints: Dict[str, Any]) -> List[st
     wb = s.cache_write(blk, 0, "global")
     owo, owi = s.split(ow, [None, owv])
     s.reorder(n, c, oh, owo, r0, r1, owi)
-    s.reverse_compute_at(wb, owo)
-    attached = attach_epilogue(s, wb, epi, cfg)
-    if attached:
-        done.append(attached)
+    attach_epilogue(s, wb, owo, epi, cfg, done)
     if owv > 1:
         s.vectorize(owi)
     for lp in (r0, r1):
