@@ -36,7 +36,7 @@ from onnx import numpy_helper  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.reference import ReferenceProcess  # noqa: E402
-from mlir_lite.backends.tvm.driver import compile_model  # noqa: E402
+from mlir_lite.driver import compile# noqa: E402
 
 # name: (C, H, W, M, k, stride, pad, group)
 SHAPES: Dict[str, Tuple[int, int, int, int, int, int, int, int]] = {
@@ -92,7 +92,7 @@ def bench(ref: ReferenceProcess, name: str, repeat: int, workdir: str) -> Dict[s
     path = os.path.join(workdir, f"{name}.onnx")
     onnx.save(conv_model(*shape), path)
     t0 = time.perf_counter()
-    fn, _ = compile_model(path, opt_level=2)
+    fn = compile(path, opt_level=2).executable
     compile_s = time.perf_counter() - t0
     x = np.random.default_rng(1).standard_normal((1, shape[0], shape[1], shape[2])
                                                  ).astype(np.float32)

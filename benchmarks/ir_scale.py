@@ -17,13 +17,13 @@ import time
 import numpy as np
 
 import mlir_lite as ml
-from mlir_lite.attributes import DenseAttr, NameLoc
-from mlir_lite.builder import Builder
-from mlir_lite.core import OP_REGISTRY
-from mlir_lite.dialects.func import FuncOp
-from mlir_lite.parser import parse_module
-from mlir_lite.printer import print_module
-from mlir_lite.verifier import verify
+from mlir_lite.ir.attributes import DenseAttr, NameLoc
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import OP_REGISTRY
+from mlir_lite.ir.dialects.func import FuncOp
+from mlir_lite.ir.parser import parse_module
+from mlir_lite.ir.printer import print_module
+from mlir_lite.ir.verifier import verify
 
 
 def build_module(n_ops: int) -> ml.ModuleOp:

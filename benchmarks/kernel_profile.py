@@ -36,8 +36,8 @@ import onnx  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mlir_lite.backends.tvm.build import cpu_config  # noqa: E402
-from mlir_lite.backends.tvm.commands import measure  # noqa: E402
-from mlir_lite.backends.tvm.driver import compile_model  # noqa: E402
+from mlir_lite.driver.commands import measure  # noqa: E402
+from mlir_lite.driver import compile# noqa: E402
 from mlir_lite.backends.tvm.tune import block_flops  # noqa: E402
 from tests.golden.models import MODELS, inputs_for  # noqa: E402
 
@@ -77,7 +77,7 @@ def profile(name: str, repeat: int, ghz: Optional[float]) -> Dict[str, Any]:
         src = os.path.join(d, f"{name}.onnx")
         onnx.save(model, src)
         t0 = time.perf_counter()
-        fn, _ = compile_model(src, opt_level=2)
+        fn = compile(src, opt_level=2).executable
         compile_s = time.perf_counter() - t0
     feed = inputs_for(model, batch=1)
     args = [feed[n] for n in feed]

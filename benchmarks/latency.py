@@ -47,9 +47,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mlir_lite  # noqa: E402
 from benchmarks.reference import ReferenceProcess, interleaved, local_timer  # noqa: E402
-from mlir_lite.backends.tvm.commands import measure  # noqa: E402
-from mlir_lite.backends.tvm.driver import compile_model, compile_to_artifact  # noqa: E402
-from mlir_lite.plan import count_kernel_calls  # noqa: E402
+from mlir_lite.driver.commands import measure  # noqa: E402
+from mlir_lite.driver import compile, compile_to_artifact# noqa: E402
+from mlir_lite.runtime.plan import count_kernel_calls  # noqa: E402
 from tests.golden.models import MODELS, inputs_for  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def matmul_gflops(ref: ReferenceProcess, workdir: str, n: int = 1024,
                      [h.make_tensor_value_info("c", T.FLOAT, [n, n])])
     src = os.path.join(workdir, "matmul.onnx")
     onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)], ir_version=8), src)
-    fn, _ = compile_model(src, opt_level=2)
+    fn = compile(src, opt_level=2).executable
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
     want = a.astype(np.float64) @ b.astype(np.float64)
@@ -100,7 +100,7 @@ def bench_model(ref: ReferenceProcess, name: str, repeat: int, workdir: str,
     t0 = time.perf_counter()
     compile_to_artifact(src, art, opt_level=opt_level)
     compile_s = time.perf_counter() - t0
-    o1, _ = compile_model(src, opt_level=1)
+    o1 = compile(src, opt_level=1).executable
     compiled = mlir_lite.load(art)
     feed = inputs_for(model, batch=1)
     ref.load_onnx(name, src, feed)

@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.suite_models import suite  # noqa: E402
 from mlir_lite import import_onnx  # noqa: E402
-from mlir_lite.core import Operation  # noqa: E402
+from mlir_lite.ir.core import Operation  # noqa: E402
 from mlir_lite.passes import PassManager, parse_pipeline  # noqa: E402
 from mlir_lite.passes.fusion import count_kernels  # noqa: E402
 from mlir_lite.passes.memory_plan import plan_memory, verify_plan  # noqa: E402
@@ -95,9 +95,9 @@ ORT_REPEATS = 3
 def _materialize(op: Operation, rewriter: Any) -> Any:
     """ConstantOfShape with a static shape -> ml.constant (fold-constants skips ops without
     operands, which is how the light models spell their weights)."""
-    from mlir_lite.attributes import DenseAttr
-    from mlir_lite.interpreter.rules import RULES
-    import mlir_lite.interpreter  # noqa: F401
+    from mlir_lite.ir.attributes import DenseAttr
+    from mlir_lite.ir.interpreter.rules import RULES
+    import mlir_lite.ir.interpreter  # noqa: F401
     if op.operands or not getattr(op.results[0].type, "is_static", False):
         return False
     arr = np.asarray(RULES[op.name](op)).astype(op.results[0].type.element.np_dtype)
@@ -133,9 +133,10 @@ def _ort_peak(model: Any, shapes: List[tuple]) -> Optional[int]:
 def _runtime_arena(model: Any, dims: Dict[str, int], shapes: List[tuple]) -> Dict[str, Any]:
     """Compile at -O2, run once on the suite's shapes, and read the executor's arena; compare
     it with `plan_memory` of the same compiled function for the same binding."""
-    from mlir_lite.backends.tvm.driver import compile_model, load_source, pipeline_for
+    from mlir_lite.driver import compile, load_source, pipeline_for
     from mlir_lite.passes.registry import run_pipeline
-    fn, info = compile_model(model, opt_level=2)
+    _compiled = compile(model, opt_level=2)
+    fn, info = _compiled.executable, _compiled.info
     rng = np.random.default_rng(0)
     args = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     fn(*args)
@@ -143,7 +144,7 @@ def _runtime_arena(model: Any, dims: Dict[str, int], shapes: List[tuple]) -> Dic
     (key,) = ex._bindings
     arena = ex.arena_layout(key)[0]
     module, _, _ = load_source(model)
-    run_pipeline(module, pipeline_for(2))
+    run_pipeline(module, pipeline_for(opt_level=2))
     planned = plan_memory(module["main"], dict(key)).arena_bytes
     return {"runtime_arena_bytes": arena, "runtime_plan_bytes": planned,
             "runtime_binding": dict(key)}
@@ -182,12 +183,12 @@ def dynamic_batch(batches: tuple = (1, 8, 64)) -> Dict[str, Any]:
     """The suite MLP (batch `N` symbolic) compiled once at -O2 and run at several batch sizes:
     the runtime arena per binding against `plan_memory` for that binding."""
     from benchmarks.suite_models import mlp
-    from mlir_lite.backends.tvm.driver import compile_model, load_source, pipeline_for
+    from mlir_lite.driver import compile, load_source, pipeline_for
     from mlir_lite.passes.registry import run_pipeline
     model = mlp()
-    fn, _ = compile_model(model, opt_level=2)
+    fn = compile(model, opt_level=2).executable
     module, _, _ = load_source(model)
-    run_pipeline(module, pipeline_for(2))
+    run_pipeline(module, pipeline_for(opt_level=2))
     width = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
     rows = {}
     for n in batches:

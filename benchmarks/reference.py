@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-from mlir_lite.backends.tvm.commands import measure
+from mlir_lite.driver.commands import measure
 
 __all__ = ["ReferenceProcess", "interleaved", "local_timer"]
 

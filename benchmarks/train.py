@@ -31,9 +31,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mlir_lite import FuncOp, ModuleOp  # noqa: E402
-from mlir_lite.builder import Builder  # noqa: E402
+from mlir_lite.ir.builder import Builder  # noqa: E402
 from mlir_lite.passes.optimizers import SGD, build_train_step  # noqa: E402
-from mlir_lite.types import tensor  # noqa: E402
+from mlir_lite.ir.types import tensor  # noqa: E402
 
 BATCH, LR = 64, 0.05
 
@@ -108,14 +108,10 @@ def tvm_step_ms(build: Callable[[], Any], repeats: int,
                 profile: Optional[List[Any]] = None, opt_level: int = 2) -> float:
     """Median ms per step; with `profile` (a list), appends [symbol, kind, median ms per
     step] per kernel, slowest first (timed in a separate run, through wrapped kernels)."""
-    from mlir_lite.backends.tvm import compile_function
-    from mlir_lite.backends.tvm.driver import pipeline_for
-    from mlir_lite.passes.registry import run_pipeline
+    from mlir_lite.driver import compile
     m, shapes, xshape = build()
     step = build_train_step(m, "loss", [0, 1, 2, 3], SGD(lr=LR))
-    if pipeline_for(opt_level):
-        run_pipeline(m, pipeline_for(opt_level))
-    cf = compile_function(m, step.sym_name)
+    cf = compile(m, opt_level=opt_level, func=step.sym_name).executable
     params = _params(shapes)
     x, y = _data(xshape)
 

@@ -21,10 +21,9 @@ os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))
 import numpy as np  # noqa: E402
 
 import mlir_lite  # noqa: E402
-from mlir_lite.backends.tvm.driver import PIPELINE_O2, compile_to_artifact  # noqa: E402
-from mlir_lite.interpreter import run as interpret  # noqa: E402
-from mlir_lite.passes.registry import run_pipeline  # noqa: E402
-from mlir_lite.printer import print_module  # noqa: E402
+from mlir_lite.driver import compile_to_artifact, optimize  # noqa: E402
+from mlir_lite.ir.interpreter import run as interpret  # noqa: E402
+from mlir_lite.ir.printer import print_module  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -32,7 +31,7 @@ RTOL, ATOL = 1e-4, 1e-5
 def main(argv: list) -> int:
     path = Path(argv[1]) if len(argv) > 1 else Path(__file__).parent / "models" / "mlp.onnx"
     module = mlir_lite.import_onnx(str(path))
-    run_pipeline(module, PIPELINE_O2)
+    optimize(module, target="cpu", opt_level=2)  # the passes compile runs, to show the IR
     print(print_module(module, elide_constants_over=16))
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,68 +1,68 @@
 """mlir-lite: a Python graph IR and optimizing compiler for deep-learning models.
 
-`import mlir_lite` is light: the IR (ops, types, dialects) and the higher layers are imported on
-first use of one of their names, so that `mlir_lite.load("model.mlc")` runs a compiled model
-with numpy and TVM's runtime only. The op registry imports the dialects on its first lookup
-(`core.OP_REGISTRY`), so no import order can leave an op unregistered.
+The package is layered (README, "Architecture"): `mlir_lite.ir` (the IR and its interpreter),
+`mlir_lite.passes`, `mlir_lite.frontends`, `mlir_lite.backends`, `mlir_lite.driver` (the one
+`compile`, the CLI, the ONNX backend API) and `mlir_lite.runtime` (artifacts, with numpy and
+TVM's runtime only). This module is the flat public surface over them. It imports each layer
+on first use of one of its names, so that `mlir_lite.load("model.mlc")` runs a compiled model
+without importing the IR or the compiler.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, List
 
-from .errors import *  # noqa: F401,F403
-from .errors import __all__ as _errors_all
+from mlir_lite.errors import *  # noqa: F403
+from mlir_lite.errors import __all__ as _errors_all
 
 __version__ = "0.1.0"
 
-# name -> the module that defines it (relative to this package)
-_LAZY = {
-    "UNIT": ".attributes", "DenseAttr": ".attributes", "FileLineColLoc": ".attributes",
-    "Location": ".attributes", "NameLoc": ".attributes", "SymbolRef": ".attributes",
-    "UNKNOWN_LOC": ".attributes",
-    "Block": ".core", "BlockArgument": ".core", "Operation": ".core", "OpResult": ".core",
-    "Region": ".core", "Use": ".core", "Value": ".core",
-    "Module": ".dialects.builtin", "ModuleOp": ".dialects.builtin", "FuncOp": ".dialects.func",
-    # the front doors to the higher layers
-    "import_onnx": ".frontends.onnx",
-    "load": ".runtime",
-    # `mlir_lite.tensor(data, requires_grad=...)` is the eager tensor; the type shorthand stays
-    # `mlir_lite.types.tensor(shape, dtype)`.
-    "tensor": ".frontends.dsl.eager",
-    "Tensor": ".frontends.dsl.eager", "no_grad": ".frontends.dsl.eager",
-    "jit": ".frontends.dsl.jit", "cond": ".frontends.dsl.jit",
-}
-_NAMES = ["import_onnx", "load", "tensor", "Tensor", "no_grad", "jit", "cond", "Module",
-          "ModuleOp", "FuncOp", "Operation", "Value", "OpResult", "BlockArgument", "Block", "Region", "Use", "DenseAttr", "SymbolRef", "UNIT",
-          "Location", "NameLoc", "FileLineColLoc", "UNKNOWN_LOC", "__version__"]
+_IR_NAMES = ["Module", "ModuleOp", "FuncOp", "Operation", "Value", "OpResult", "BlockArgument",
+             "Block", "Region", "Use", "DenseAttr", "SymbolRef", "UNIT", "Location", "NameLoc",
+             "FileLineColLoc", "UNKNOWN_LOC", "types"]
+_EAGER_NAMES = ["tensor", "Tensor", "no_grad"]
+_NAMES = ["import_onnx", "load", "compile", "CompileOptions", "jit", "cond"] + _EAGER_NAMES \
+    + _IR_NAMES + ["__version__"]
+__all__ = _NAMES + list(_errors_all)
 
 
-def _types_all() -> List[str]:
-    return list(importlib.import_module(".types", __name__).__all__)
+def _lookup(name: str) -> Any:  # noqa: C901 - one branch per layer, on purpose explicit
+    """The public object `name`, imported from the layer that defines it."""
+    if name in _IR_NAMES:
+        from mlir_lite import ir
+        return getattr(ir, name)
+    if name == "load":
+        from mlir_lite.runtime import load
+        return load
+    if name in ("compile", "CompileOptions"):
+        from mlir_lite import driver
+        return getattr(driver, name)
+    if name == "import_onnx":
+        from mlir_lite.frontends.onnx import import_onnx
+        return import_onnx
+    if name in _EAGER_NAMES:
+        # `mlir_lite.tensor(data, requires_grad=...)` is the eager tensor; the type shorthand
+        # is `mlir_lite.types.tensor(shape, dtype)`.
+        from mlir_lite.frontends.dsl import eager
+        return getattr(eager, name)
+    if name in ("jit", "cond"):
+        from mlir_lite.frontends.dsl import jit as jit_module
+        return getattr(jit_module, name)
+    if name in _ir_types_all():
+        from mlir_lite.ir import types
+        return getattr(types, name)
+    raise AttributeError(f"module 'mlir_lite' has no attribute {name!r}")
+
+
+def _ir_types_all() -> List[str]:
+    from mlir_lite.ir import types
+    return list(types.__all__)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "__all__":
-        return _NAMES + list(_errors_all) + _types_all()
-    where = _LAZY.get(name)
-    if where is None and not name.startswith("__"):
-        types = importlib.import_module(".types", __name__)
-        if name in types.__all__:
-            where = ".types"
-    if where is None:
-        try:  # a subpackage, e.g. `mlir_lite.dialects` after a bare `import mlir_lite`
-            return importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module 'mlir_lite' has no attribute {name!r}") from None
-    if where.startswith((".attributes", ".core", ".dialects", ".types")):
-        importlib.import_module(".dialects", __name__)  # the IR comes with its ops registered
-    value = getattr(importlib.import_module(where, __name__), name)
+    value = _lookup(name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> List[str]:
     return sorted(set(globals()) | set(_NAMES) | set(_errors_all))
-

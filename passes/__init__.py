@@ -17,7 +17,7 @@ from . import canonicalize, cse, dce, fold, shape_inference  # noqa: E402,F401  
 from . import autodiff  # noqa: E402,F401  (registration)
 from . import cf_to_scf, scf_to_cf  # noqa: E402,F401  (registration)
 from . import fold_batchnorm, fusion, memory_plan  # noqa: E402,F401  (registration)
-from . import layout  # noqa: E402,F401  (registration)
+from . import decompose_rnn, layout  # noqa: E402,F401  (registration)
 
 __all__ = ["Pass", "PassContext", "PassInstrument", "PassManager", "PrintIRInstrument",
            "TimingInstrument", "PASS_REGISTRY", "function_pass", "load_plugin", "parse_pipeline",

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
-from mlir_lite.core import Block, Operation, Region, Value
-from mlir_lite.interpreter.cf_loops import frames_of_block, used_values
+from mlir_lite.ir.core import Block, Operation, Region, Value
+from mlir_lite.ir.interpreter.cf_loops import frames_of_block, used_values
 
 from .manager import PassContext
 from .registry import function_pass

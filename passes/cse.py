@@ -19,7 +19,7 @@ import dataclasses
 from collections import ChainMap
 from typing import Any, Dict, Hashable, Tuple
 
-from mlir_lite.core import Block, Operation
+from mlir_lite.ir.core import Block, Operation
 
 from .manager import Pass, PassContext
 from .registry import register_pass

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import List, Optional, Set
 
-from mlir_lite.core import Block, Operation, Region, Value
+from mlir_lite.ir.core import Block, Operation, Region, Value
 
 from .manager import Pass, PassContext
 from .registry import register_pass

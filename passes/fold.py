@@ -7,7 +7,7 @@
     %b = "ml.constant"() {value = dense<[2.718282, 7.389056]> : tensor<2xf32>} : ...
     %c = "ml.add"(%x, %b) : ...
 
-The meaning of each op comes from the interpreter's rule table (`mlir_lite.interpreter.rules`),
+The meaning of each op comes from the interpreter's rule table (`mlir_lite.ir.interpreter.rules`),
 so folding agrees with execution by construction. Results with more than `max-elements`
 elements in total are left unfolded, so huge constants are never materialised; an op whose
 rule fails on its constant inputs is left for run time to report.
@@ -20,9 +20,9 @@ from typing import Any, List
 
 import numpy as np
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import Operation
-from mlir_lite.types import TensorType
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.types import TensorType
 
 from .manager import Pass, PassContext
 from .registry import register_pass
@@ -36,10 +36,10 @@ DEFAULT_MAX_ELEMENTS = 1 << 20
 
 def _rules() -> dict:
     try:
-        import mlir_lite.interpreter  # noqa: F401  (registers every rule)
+        import mlir_lite.ir.interpreter  # noqa: F401  (registers every rule)
     except ImportError:  # pragma: no cover - only while the interpreter is being written
         pass
-    from mlir_lite.interpreter.rules import RULES
+    from mlir_lite.ir.interpreter.rules import RULES
     return RULES
 
 

@@ -20,9 +20,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import Operation, Value
-from mlir_lite.types import TensorType
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.types import TensorType
 
 from .manager import Pass, PassContext
 from .registry import register_pass

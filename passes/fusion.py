@@ -37,10 +37,10 @@ import json
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from mlir_lite.attributes import NameLoc
-from mlir_lite.core import Block, Operation, OpResult, Value
-from mlir_lite.dialects.ml.fused import FusedOp
-from mlir_lite.types import TensorType
+from mlir_lite.ir.attributes import NameLoc
+from mlir_lite.ir.core import Block, Operation, OpResult, Value
+from mlir_lite.ir.dialects.ml.fused import FusedOp
+from mlir_lite.ir.types import TensorType
 
 from .manager import Pass, PassContext
 from .registry import register_pass
@@ -447,7 +447,7 @@ class _BlockFuser:
 
     def build_fused(self, members: List[Operation], rewriter: PatternRewriter,
                     before: Optional[Operation]) -> Operation:
-        from mlir_lite.core import Region
+        from mlir_lite.ir.core import Region
         inside = set(members)
         inputs: List[Value] = []
         inlined: List[Operation] = []

@@ -28,10 +28,10 @@ from typing import Dict, List, Optional, Set
 
 import numpy as np
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.builder import Builder
-from mlir_lite.core import Operation, Value
-from mlir_lite.types import TensorType
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.types import TensorType
 
 from .registry import function_pass
 

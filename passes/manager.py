@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from mlir_lite.core import Operation
+from mlir_lite.ir.core import Operation
 from mlir_lite.errors import MlirLiteError, PassError, VerifyError
 
 __all__ = ["Pass", "PassContext", "PassManager", "PassInstrument", "PrintIRInstrument",
@@ -106,7 +106,7 @@ class PassInstrument:
 def module_text(module: Operation) -> str:
     """The module's text form (the printer's, or a structural dump before the printer exists)."""
     try:
-        from mlir_lite.printer import print_module
+        from mlir_lite.ir.printer import print_module
     except ImportError:  # pragma: no cover - only while the printer is being written
         lines = []
         for op in module.walk():
@@ -117,9 +117,9 @@ def module_text(module: Operation) -> str:
 
 
 def verify_module(module: Operation) -> None:
-    """The verifier (mlir_lite.verifier.verify), or per-op checks while it does not exist."""
+    """The verifier (mlir_lite.ir.verifier.verify), or per-op checks while it does not exist."""
     try:
-        from mlir_lite.verifier import verify
+        from mlir_lite.ir.verifier import verify
     except ImportError:  # pragma: no cover - only while the verifier is being written
         for op in module.walk():
             op.verify_op()

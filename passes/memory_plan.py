@@ -18,7 +18,7 @@ given (`shapes`, e.g. from `probe_shapes`).
 Symbolic shapes: the allocation decisions (which values share an allocation: views, in-place
 pairs; and each allocation's lifetime) are symbolic, made once from the types (`allocations`);
 the offsets are per shape bucket: `dims` binds every symbolic dim to a size and the groups are
-packed for those sizes (`mlir_lite.arena.pack`). The TVM backend records the groups in the
+packed for those sizes (`mlir_lite.runtime.arena.pack`). The TVM backend records the groups in the
 compiled plan and the runtime packs them the same way for each binding it meets (cached), so its
 arena equals `plan_memory(func, dims)` for that binding.
 
@@ -46,10 +46,10 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 
 import numpy as np
 
-from mlir_lite.core import Operation, Value
-from mlir_lite.arena import ArenaPlan, Variant, align, pack
+from mlir_lite.ir.core import Operation, Value
+from mlir_lite.runtime.arena import ArenaPlan, Variant, align, pack
 from mlir_lite.errors import MlirLiteError
-from mlir_lite.types import TensorType
+from mlir_lite.ir.types import TensorType
 
 from .analysis.liveness import Liveness
 from .fusion import VIEW_OPS
@@ -218,7 +218,7 @@ def probe_shapes(module: Operation, inputs: Sequence[Any], func: str = "main"
                  ) -> Dict[Value, tuple]:
     """The concrete shape of every value of `func` on these inputs (one interpreter run), for
     planning values whose types have unknown dims."""
-    from mlir_lite.interpreter import Interpreter
+    from mlir_lite.ir.interpreter import Interpreter
 
     shapes: Dict[Value, tuple] = {}
 
@@ -574,7 +574,7 @@ class MemoryPlanPass(Pass):
     include_outputs: bool = False
 
     def run(self, module: Operation, ctx: PassContext) -> bool:
-        from mlir_lite.dialects.builtin import ModuleOp
+        from mlir_lite.ir.dialects.builtin import ModuleOp
         f = module.lookup(self.func) if isinstance(module, ModuleOp) else module
         if f is None:
             raise PlanError(f"no function @{self.func} to plan")

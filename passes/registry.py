@@ -23,7 +23,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Type, Union
 
-from mlir_lite.core import Operation
+from mlir_lite.ir.core import Operation
 from mlir_lite.errors import PipelineError
 
 from .manager import Pass, PassContext, PassManager, PrintIRInstrument, TimingInstrument

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Union)
 
-from mlir_lite.attributes import DenseAttr, Location
-from mlir_lite.core import OP_REGISTRY, Block, Operation, OpResult, Value
-from mlir_lite.opdef import types_compatible
-from mlir_lite.types import Type
+from mlir_lite.ir.attributes import DenseAttr, Location
+from mlir_lite.ir.core import OP_REGISTRY, Block, Operation, OpResult, Value
+from mlir_lite.ir.opdef import types_compatible
+from mlir_lite.ir.types import Type
 
 __all__ = ["Decline", "RewritePattern", "pattern", "PatternRewriter", "RewriteListener",
            "apply_patterns_greedily", "GreedyResult", "PatternDebug", "PatternStats",

@@ -22,8 +22,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, List, Optional
 
-from mlir_lite.core import Block, Operation, Value
-from mlir_lite.types import FunctionType, TensorType, Type
+from mlir_lite.ir.core import Block, Operation, Value
+from mlir_lite.ir.types import FunctionType, TensorType, Type
 
 from .manager import Pass, PassContext
 from .registry import register_pass

@@ -12,9 +12,9 @@ import os
 os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))  # before TVM's pool starts
 
 from .build import (CompiledFunction, KernelInfo, compile_function, cuda_target,  # noqa: E402
-                    host_target, unsupported_ops)
+                    host_target, resolve_target, target_facts, unsupported_ops)
 from .executor import Executor, Plan  # noqa: E402
 from .lower import KINDS, LOWERING, LowerContext, lower  # noqa: E402
 
-__all__ = ["compile_function", "CompiledFunction", "KernelInfo", "host_target", "cuda_target",
+__all__ = ["compile_function", "CompiledFunction", "KernelInfo", "host_target", "cuda_target", "resolve_target", "target_facts",
            "unsupported_ops", "Executor", "Plan", "LOWERING", "KINDS", "LowerContext", "lower"]

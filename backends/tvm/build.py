@@ -26,14 +26,14 @@ import tvm  # noqa: E402
 import tvm_ffi  # noqa: E402
 from tvm import te, tirx  # noqa: E402
 
-from mlir_lite.core import Operation, Value  # noqa: E402
-from mlir_lite.dialects.builtin import ModuleOp  # noqa: E402
+from mlir_lite.ir.core import Operation, Value  # noqa: E402
+from mlir_lite.ir.dialects.builtin import ModuleOp  # noqa: E402
 from mlir_lite.errors import CompileError  # noqa: E402
-from mlir_lite.types import TensorType  # noqa: E402
+from mlir_lite.ir.types import TensorType  # noqa: E402
 
 from . import (rules_dynamic, rules_index, rules_math, rules_misc, rules_nn,  # noqa: E402,F401
                rules_dynamic_params, rules_quant, rules_shape)  # (registers the rules)
-from .decompose import DECOMPOSED, decompose_for_tvm  # noqa: E402
+from mlir_lite.passes.decompose_rnn import DECOMPOSED, decompose_rnn  # noqa: E402
 from .fused import lower_fused  # noqa: E402
 from .executor import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan,  # noqa: E402
                        ViewStep, WhileStep)
@@ -44,7 +44,7 @@ from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
 from .schedules.cpu import with_hoisted_inits  # noqa: E402
 from .shape_expr import free_symbols, to_data  # noqa: E402
 
-__all__ = ["host_target", "cuda_target", "cpu_config", "KernelInfo", "CompiledFunction",
+__all__ = ["host_target", "cuda_target", "cpu_config", "resolve_target", "target_facts", "KernelInfo", "CompiledFunction",
            "compile_function", "unsupported_ops"]
 
 TargetLike = Union[None, str, dict, tvm.target.Target]
@@ -77,14 +77,32 @@ def cpu_config(target: tvm.target.Target) -> CpuConfig:
     return CpuConfig(vector_bytes=width, num_cores=cores)
 
 
-def _resolve_target(target: TargetLike) -> tvm.target.Target:
+def resolve_target(target: TargetLike = None, arch: Optional[str] = None,
+                   mcpu: Optional[str] = None) -> tvm.target.Target:
+    """A TVM Target: "cpu"/"llvm"/None is this machine's CPU (or `mcpu`), "cuda" CUDA for
+    `arch` (default sm_80); a Target or a target dict is taken as it is."""
     if target is None or target in ("llvm", "cpu"):
-        return tvm.target.Target(host_target())
+        t = host_target()
+        if mcpu:
+            t["mcpu"] = mcpu
+        return tvm.target.Target(t)
     if target == "cuda":
-        return cuda_target()
+        return cuda_target(arch or "sm_80")
     if isinstance(target, tvm.target.Target):
         return target
-    return tvm.target.Target(target)
+    try:
+        return tvm.target.Target(target)
+    except Exception as e:  # noqa: BLE001 - TVM raises ValueError or its own errors
+        raise CompileError(f"unknown target {target!r} (expected cpu, cuda or a TVM target): "
+                           f"{e}") from None
+
+
+def target_facts(target: tvm.target.Target) -> Dict[str, object]:
+    """What the driver's pipeline table reads of a target: `lanes`, the float32 SIMD lanes of
+    a CPU target (the blocked layout's channel block)."""
+    if target.kind.name != "llvm":
+        return {}
+    return {"lanes": cpu_config(target).lanes("float32")}
 
 
 @dataclass
@@ -124,14 +142,14 @@ class CompiledFunction:
 _HOST_OPS = frozenset({"ml.fused", "ml.yield",  # a fused region is lowered by fused.py
                        "func.return", "ml.constant", "scf.if", "scf.for", "scf.while",
                        "scf.yield", "scf.condition"})
-_DECOMPOSED = frozenset(DECOMPOSED)  # see decompose.py
 
 
 def unsupported_ops(func: Operation) -> List[Operation]:
     """The ops of `func` (regions included) that have no lowering rule; constants, control flow
-    (run by the host) and decomposed ops are supported."""
+    (run by the host) are supported; so are the ops the `decompose-rnn` pass expands, which
+    the driver's pipeline runs before lowering at every level."""
     return [op for op in func.walk() if op is not func and op.name not in _HOST_OPS
-            and op.name not in _DECOMPOSED and op.name not in LOWERING]
+            and op.name not in DECOMPOSED and op.name not in LOWERING]
 
 
 class _Builder:
@@ -401,11 +419,13 @@ def compile_function(module: Operation, func: str = "main", target: TargetLike =
 
     Raises CompileError listing every op without a lowering rule."""
     t0 = time.perf_counter()
-    tgt = _resolve_target(target)
+    tgt = resolve_target(target)
     f = _find_func(module, func)
-    if any(op.name in _DECOMPOSED for op in f.walk()):
-        f = f.clone()
-        decompose_for_tvm(f)
+    if any(op.name in DECOMPOSED for op in f.walk()):
+        # the pipeline's decompose-rnn left it: say why (strict), or that the pass did not run
+        decompose_rnn(f.clone(), strict=True)
+        raise CompileError("ml.lstm/ml.gru/ml.rnn reach the TVM backend only decomposed: run "
+                           "the `decompose-rnn` pass first (mlir_lite.driver.compile does)")
     b = _Builder(f, tgt)
     b.build()
     if tune is not None and not b.is_cuda and b.funcs:

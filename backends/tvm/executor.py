@@ -1,8 +1,8 @@
-"""The execution plan and its executor live in `mlir_lite.plan`, which needs only numpy and
+"""The execution plan and its executor live in `mlir_lite.runtime.plan`, which needs only numpy and
 TVM's runtime, so that a saved artifact runs without the compiler; re-exported here."""
 from __future__ import annotations
 
-from mlir_lite.plan import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan, ViewStep,
+from mlir_lite.runtime.plan import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan, ViewStep,
                             WhileStep)
 
 __all__ = ["BufferSpec", "KernelCall", "ViewStep", "IfStep", "ForStep", "WhileStep", "Plan",

@@ -17,7 +17,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from tvm import te, tirx
 
-from mlir_lite.core import Operation, Value
+from mlir_lite.ir.core import Operation, Value
 
 from .lower import KINDS, LOWERING, LowerContext, tvm_dtype
 

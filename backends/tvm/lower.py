@@ -24,8 +24,8 @@ import tvm_ffi
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
 
-from mlir_lite.core import Operation
-from mlir_lite.types import ElementType
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.types import ElementType
 
 __all__ = ["LOWERING", "KINDS", "lower", "LowerContext", "tvm_dtype", "dtype_of", "load",
            "is_one", "same_dim", "broadcast_shape", "broadcast_index", "Check"]

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from tvm import te, tirx
 
-from mlir_lite.core import Operation, Value
+from mlir_lite.ir.core import Operation, Value
 
 from .schedules.conv import conv_plan
 from .schedules.matmul import PACKED_B, panel_width, takes_dot_rows

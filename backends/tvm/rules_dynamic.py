@@ -18,8 +18,8 @@ from typing import Any, Callable, List, Optional, Sequence
 
 from tvm import te, tirx
 
-from mlir_lite.core import Operation
-from mlir_lite.dialects.ml._infer import norm_axis, operand_groups
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups
 
 from .lower import LowerContext, dtype_of, load, lower
 from .rules_shape import _clamp, _typed_dim, _vars_in, nearest_index

@@ -13,8 +13,8 @@ from typing import Any, Callable, List
 
 from tvm import te, tirx
 
-from mlir_lite.core import Operation
-from mlir_lite.dialects.ml._infer import norm_axis
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._infer import norm_axis
 
 from .lower import LOWERING, LowerContext, dtype_of, load, lower
 from .rules_dynamic import any_of, entry, i64, result_shape, scalar_of

@@ -16,8 +16,8 @@ from typing import Callable, List, Sequence
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
 
-from mlir_lite.core import Operation
-from mlir_lite.dialects.ml._shape_infer import norm_axis
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._shape_infer import norm_axis
 
 from .lower import LowerContext, dtype_of, load, lower, same_dim
 from .rules_shape import _bad_index, _checked_index

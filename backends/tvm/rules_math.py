@@ -13,9 +13,9 @@ from typing import Any, Callable, Dict, List, Sequence
 from tvm import te, tirx, topi
 from tvm.ir.expr import Expr as PrimExpr
 
-from mlir_lite.core import Operation
-from mlir_lite.dialects.ml._infer import norm_axes, norm_axis, operand_groups
-from mlir_lite.dialects.ml.math import ACTIVATION_ATTRS
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._infer import norm_axes, norm_axis, operand_groups
+from mlir_lite.ir.dialects.ml.math import ACTIVATION_ATTRS
 
 from .fast_exp import fast_exp
 from .lower import (LowerContext, broadcast_index, broadcast_shape, dtype_of, lower,

@@ -12,9 +12,9 @@ from typing import Any, Dict, List
 
 from tvm import te, tirx
 
-from mlir_lite.core import Operation
-from mlir_lite.dialects.ml._infer import norm_axis, operand_groups
-from mlir_lite.dialects.ml.linalg import parse_einsum
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups
+from mlir_lite.ir.dialects.ml.linalg import parse_einsum
 
 from .lower import LowerContext, broadcast_shape, dtype_of, is_one, load, lower
 from .rules_math import reduce_compute

@@ -13,8 +13,8 @@ from typing import Any, Callable, List, Sequence
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
 
-from mlir_lite.core import Operation
-from mlir_lite.dialects.ml._infer import norm_axis, operand_groups, spatial_params
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups, spatial_params
 
 from .fast_exp import fast_exp
 from .lower import LowerContext, broadcast_index, dtype_of, lower

@@ -15,8 +15,8 @@ from typing import Any, Dict, List, Optional
 
 from tvm import te, tirx
 
-from mlir_lite.core import Operation
-from mlir_lite.dialects.ml._infer import operand_groups
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._infer import operand_groups
 
 from .lower import LowerContext, dtype_of, load, lower
 from .rules_math import matmul_compute

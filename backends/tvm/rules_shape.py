@@ -12,9 +12,9 @@ from typing import Any, List, Sequence
 from tvm import te, tirx, topi
 from tvm.ir.expr import Expr as PrimExpr
 
-from mlir_lite.core import Operation
-from mlir_lite.dialects.ml._shape_infer import norm_axes, norm_axis, slice_len
-from mlir_lite.dialects.ml.shape import pad_widths, resize_output, shape_range, slice_params
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._shape_infer import norm_axes, norm_axis, slice_len
+from mlir_lite.ir.dialects.ml.shape import pad_widths, resize_output, shape_range, slice_params
 
 from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, lower
 

@@ -10,7 +10,7 @@ from typing import Any, Dict
 
 from tvm import tirx
 
-from mlir_lite.plan import evaluate, free_symbols  # noqa: F401  (one definition)
+from mlir_lite.runtime.plan import evaluate, free_symbols  # noqa: F401  (one definition)
 
 __all__ = ["to_data", "evaluate", "free_symbols"]
 

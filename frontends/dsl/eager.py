@@ -30,7 +30,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from mlir_lite.errors import DslError
-from mlir_lite.types import ElementType, f32, f64
+from mlir_lite.ir.types import ElementType, f32, f64
 
 from .dtypes import as_dtype, default_dtype
 from .opcall import op_vjp, run_op
@@ -150,7 +150,7 @@ class Tensor:
 
     @property
     def dtype(self) -> ElementType:
-        from mlir_lite.types import element_type_from_numpy
+        from mlir_lite.ir.types import element_type_from_numpy
         return element_type_from_numpy(self.data.dtype)
 
     @property

@@ -20,8 +20,8 @@ import os
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from mlir_lite.attributes import UNKNOWN_LOC, FileLineColLoc, Location
-from mlir_lite.types import ElementType, TensorType, dim_str
+from mlir_lite.ir.attributes import UNKNOWN_LOC, FileLineColLoc, Location
+from mlir_lite.ir.types import ElementType, TensorType, dim_str
 
 __all__ = ["Graph", "Tensor", "Op", "get_default_graph", "reset_default_graph", "user_location",
            "shape_str", "describe", "python_name"]

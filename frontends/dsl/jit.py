@@ -37,10 +37,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 import numpy as np
 
 from mlir_lite.errors import DslError, MlirLiteError
-from mlir_lite.types import TensorType, element_type_from_numpy
+from mlir_lite.ir.types import TensorType, element_type_from_numpy
 
 from . import eager
-from .executor import get_executor
+from mlir_lite.driver.compile import CompileOptions, compile
+from mlir_lite.driver.executors import get_executor
+
 from .graph import user_location
 from .jit_trace import GraphBreak, Piece, Tracer, where
 
@@ -146,13 +148,13 @@ class JitFunction:
     """A jitted function: call it like the original; `explain()` tells what was compiled."""
 
     def __init__(self, fn: Callable, dynamic_after: int = 2, recompile_limit: int = 8,
-                 executor: Any = None, pipeline: str = "canonicalize,cse,dce") -> None:
+                 executor: Any = None, opt_level: int = 2) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.dynamic_after = dynamic_after
         self.recompile_limit = recompile_limit
         self.executor = executor
-        self.pipeline = pipeline
+        self.opt_level = opt_level
         self.entries: Dict[Any, List[Entry]] = {}
         self.seen_sizes: Dict[Any, List[Set[int]]] = {}
         self.fingerprints: Dict[Any, Tuple[Any, List[Any]]] = {}
@@ -263,10 +265,10 @@ class JitFunction:
         return tracer, (out, spec)
 
     def _compile_piece(self, p: Piece) -> None:
-        from mlir_lite.passes.registry import run_pipeline
-        if self.pipeline:
-            run_pipeline(p.module, self.pipeline)
-        p.fn = get_executor(self.executor).compile(p.module, p.func.sym_name)
+        compiled = compile(p.module, CompileOptions(target=get_executor(self.executor),
+                                                    opt_level=self.opt_level,
+                                                    func=p.func.sym_name))
+        p.module, p.func, p.fn = compiled.module, compiled.module[p.func.sym_name], compiled
 
     def _compile_and_run(self, key: Any, tensors: List[Any], args: Any, kwargs: Any) -> Any:
         loc = user_location()
@@ -418,13 +420,13 @@ _MISSING = object()
 
 
 def jit(fn: Optional[Callable] = None, *, dynamic_after: int = 2, recompile_limit: int = 8,
-        executor: Any = None, pipeline: str = "canonicalize,cse,dce") -> Any:
+        executor: Any = None, opt_level: int = 2) -> Any:
     """Decorator (with or without options) making a `JitFunction`."""
     if dynamic_after < 1 or recompile_limit < 1:
         raise ValueError("dynamic_after and recompile_limit must be at least 1")
     if fn is None:
-        return lambda f: JitFunction(f, dynamic_after, recompile_limit, executor, pipeline)
-    return JitFunction(fn, dynamic_after, recompile_limit, executor, pipeline)
+        return lambda f: JitFunction(f, dynamic_after, recompile_limit, executor, opt_level)
+    return JitFunction(fn, dynamic_after, recompile_limit, executor, opt_level)
 
 
 def cond(pred: Any, true_fn: Callable[[], Any], false_fn: Callable[[], Any]) -> Any:

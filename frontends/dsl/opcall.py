@@ -18,21 +18,20 @@ from typing import Any, Callable, Dict, Hashable, List, Sequence, Tuple
 
 import numpy as np
 
-from mlir_lite.builder import Builder
-from mlir_lite.core import OP_REGISTRY, Operation, Value
-from mlir_lite.dialects.builtin import ModuleOp
-from mlir_lite.dialects.func import FuncOp
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import OP_REGISTRY, Operation, Value
+from mlir_lite.ir.dialects.builtin import ModuleOp
+from mlir_lite.ir.dialects.func import FuncOp
 from mlir_lite.errors import DslError, MlirLiteError
-from mlir_lite.types import TensorType, element_type_from_numpy
+from mlir_lite.ir.types import TensorType, element_type_from_numpy
 
-from .executor import get_executor
+from mlir_lite.driver.compile import CompileOptions, compile
 
 __all__ = ["run_op", "op_vjp", "array_type", "attrs_key", "clear_caches"]
 
 _MAX_CACHE = 4096
 _OPS: "OrderedDict[Hashable, Operation]" = OrderedDict()
 _VJPS: "OrderedDict[Hashable, Callable[..., List[np.ndarray]]]" = OrderedDict()
-VJP_PIPELINE = "canonicalize,cse,dce"
 # The eager forward runs the interpreter's numpy rules, and so do the one-op VJPs: compiling
 # each through TVM made examples/cnn_eager.py ~3x slower per step (259 vs 90 ms), since these
 # functions are tiny. Sessions and @jit (whole graphs) use the registry default (tvm).
@@ -76,7 +75,7 @@ def _op(name: str, types: Tuple[TensorType, ...], attrs: Dict[str, Any]) -> Oper
 
 def run_op(name: str, arrays: Sequence[np.ndarray], attrs: Dict[str, Any]) -> List[np.ndarray]:
     """The results of `ml` op `name` on `arrays` (one array per result)."""
-    from mlir_lite.interpreter import RULES
+    from mlir_lite.ir.interpreter import RULES
     op = _op(name, tuple(array_type(a) for a in arrays), attrs)
     try:
         with np.errstate(all="ignore"):
@@ -100,7 +99,6 @@ def op_vjp(name: str, attrs: Dict[str, Any], arrays: Sequence[np.ndarray],
     if fn is not None:
         return fn
     from mlir_lite.passes.autodiff import build_vjp
-    from mlir_lite.passes.registry import run_pipeline
     module = ModuleOp.empty()
     f = FuncOp.make("op", list(types), [])
     module.append(f)
@@ -115,5 +113,5 @@ def op_vjp(name: str, attrs: Dict[str, Any], arrays: Sequence[np.ndarray],
     ret = vjp.return_op
     ret.set_operands(list(ret.operands)[len(op.results):])
     vjp.update_type()
-    run_pipeline(module, VJP_PIPELINE)
-    return _remember(_VJPS, key, get_executor(VJP_EXECUTOR).compile(module, "vjp"))
+    compiled = compile(module, CompileOptions(target=VJP_EXECUTOR, func="vjp"))
+    return _remember(_VJPS, key, compiled)

@@ -13,10 +13,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import OP_REGISTRY
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.errors import DslError, InferenceError
-from mlir_lite.types import ElementType, i64
+from mlir_lite.ir.types import ElementType, i64
 
 from .dtypes import as_dtype, default_dtype, float32
 from .graph import Tensor, describe, user_location

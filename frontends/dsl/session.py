@@ -1,7 +1,7 @@
 """`Session`: runs parts of a graph. It owns the variables' values and a cache of compiled
 functions, one per signature.
 
-    sess = tf.Session()                          # executor: the default, "tvm" (executor.py)
+    sess = tf.Session()                  # executor: the default, "tvm" (driver/executors.py)
     sess.run(tf.global_variables_initializer())
     loss_v, _ = sess.run([loss, train_step], feed_dict={x: xs, y_: ys})
 
@@ -10,7 +10,9 @@ them), checks the feeds against their placeholders, and looks the signature up i
 the fetched nodes, the fed tensors and their dtypes and shapes, where a dim the placeholder
 declares as None is replaced by a symbol shared by all the None dims of equal size (so one
 compiled function serves every batch size). On a miss it lowers the subgraph into one
-`func.func` (lowering.py), runs the pass pipeline over it and compiles it with the executor.
+`func.func` (lowering.py) and compiles it with the driver (`mlir_lite.driver.compile`: the
+pipeline of `opt_level` for the executor's target, then the executor), so graphs and training
+steps get the same fusion and layout passes as ONNX models.
 Then it calls the function with the feeds, the variables and fresh random draws, stores the
 new values of assigned variables and returns the fetched values (numpy scalars for rank 0).
 """
@@ -20,17 +22,17 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mlir_lite.dialects.builtin import ModuleOp
+from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.errors import DslError, MlirLiteError
-from mlir_lite.types import TensorType
+from mlir_lite.ir.types import TensorType
 
-from .executor import Executor, get_executor
+from mlir_lite.driver.compile import CompileOptions, compile
+from mlir_lite.driver.executors import Executor, get_executor
+
 from .graph import Graph, Op, Tensor, describe, get_default_graph, shape_str, user_location
 from .lowering import Program, lower_program
 
-__all__ = ["Session", "InteractiveSession", "default_session", "DEFAULT_PIPELINE"]
-
-DEFAULT_PIPELINE = "canonicalize,cse,dce"
+__all__ = ["Session", "InteractiveSession", "default_session"]
 _SESSIONS: List["Session"] = []
 
 
@@ -76,11 +78,10 @@ class Session:
     """Runs graph fetches; holds variable values and the compiled-function cache."""
 
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config: Any = None,
-                 executor: Union[str, Executor, None] = None,
-                 pipeline: str = DEFAULT_PIPELINE) -> None:
+                 executor: Union[str, Executor, None] = None, opt_level: int = 2) -> None:
         self.graph = graph if graph is not None else get_default_graph()
         self.executor = get_executor(executor)
-        self.pipeline = pipeline
+        self.opt_level = opt_level
         self.compile_count = 0
         self.last_program: Optional[Program] = None
         self._values: Dict[Tensor, np.ndarray] = {}
@@ -163,12 +164,11 @@ class Session:
         return prog
 
     def _compile(self, flat: Sequence[Any], types: Dict[Tensor, TensorType]) -> Program:
-        from mlir_lite.passes.registry import run_pipeline
         prog = lower_program(flat, types)
         try:
-            if self.pipeline:
-                run_pipeline(prog.module, self.pipeline)
-            prog.fn = self.executor.compile(prog.module, prog.func_name)
+            compiled = compile(prog.module, CompileOptions(
+                target=self.executor, opt_level=self.opt_level, func=prog.func_name))
+            prog.module, prog.fn = compiled.module, compiled
         except DslError:
             raise
         except MlirLiteError as e:

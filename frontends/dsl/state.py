@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, List, Optional, Sequence
 
 
-from mlir_lite.dialects.ml._infer import dims_equal_or_unknown as _dims_ok
+from mlir_lite.ir.dialects.ml._infer import dims_equal_or_unknown as _dims_ok
 from mlir_lite.errors import DslError
 
 from .dtypes import as_dtype, float32

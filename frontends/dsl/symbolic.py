@@ -21,7 +21,8 @@ from . import nn, train
 from .control_flow import cond, while_loop
 from .dtypes import (bfloat16, bool_, float16, float32, float64, int8, int16, int32, int64,
                      uint8, as_dtype)
-from .executor import Executor, InterpreterExecutor, get_executor, register_executor
+from mlir_lite.driver.executors import (Executor, InterpreterExecutor, get_executor,
+                                        register_executor)
 from .gradients import gradients
 from .graph import Graph, Op, Tensor, get_default_graph, reset_default_graph
 from .ops import (abs, add, add_n, argmax, argmin, cast, ceil, concat, constant, cos, div,
@@ -33,7 +34,7 @@ from .ops import (abs, add, add_n, argmax, argmin, cast, ceil, concat, constant,
                   square, squeeze, sub, subtract, tanh, transpose, truediv, where, zeros,
                   zeros_like)
 from .ops import shape_of as shape
-from .session import DEFAULT_PIPELINE, InteractiveSession, Session
+from .session import InteractiveSession, Session
 from .state import (Variable, all_variables, assign, assign_add, assign_sub,
                     global_variables, global_variables_initializer, group,
                     initialize_all_variables, no_op, placeholder, random_normal, random_uniform,
@@ -56,7 +57,7 @@ __all__ = [
     "int16", "int32", "int64", "uint8", "bool", "bool_", "as_dtype", "Executor",
     "InterpreterExecutor", "get_executor", "register_executor", "gradients", "Graph", "Op",
     "Tensor", "get_default_graph", "reset_default_graph", "Session", "InteractiveSession",
-    "DEFAULT_PIPELINE", "Variable", "all_variables", "assign", "assign_add", "assign_sub",
+    "Variable", "all_variables", "assign", "assign_add", "assign_sub",
     "global_variables", "global_variables_initializer", "group", "initialize_all_variables",
     "no_op", "placeholder", "random_normal", "random_uniform", "set_random_seed",
     "trainable_variables", "truncated_normal", "variables_initializer", "shape",

@@ -17,7 +17,7 @@ __all__ = ["register", "cmd_import", "cmd_check"]
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from mlir_lite.printer import print_module
+    from mlir_lite.ir.printer import print_module
 
     from .importer import import_onnx
     module = import_onnx(args.model, max_tensor_bytes=args.max_tensor_bytes)

@@ -16,11 +16,11 @@ import numpy as np
 from onnx import AttributeProto, GraphProto, NodeProto, helper
 from onnx import defs as onnx_defs
 
-from mlir_lite.attributes import DenseAttr, Location
-from mlir_lite.builder import Builder
-from mlir_lite.core import OP_REGISTRY, Block, Operation, Region, Value
+from mlir_lite.ir.attributes import DenseAttr, Location
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import OP_REGISTRY, Block, Operation, Region, Value
 from mlir_lite.errors import MlirLiteError, OnnxImportError
-from mlir_lite.types import ElementType, TensorType, Type
+from mlir_lite.ir.types import ElementType, TensorType, Type
 
 from .dtypes import element_of, tensor_type_of
 from .loader import to_numpy
@@ -287,8 +287,8 @@ class NodeContext:
         return len(op.results) == 1
 
     def _fold(self, op: Operation) -> Optional[np.ndarray]:
-        from mlir_lite import interpreter  # noqa: F401  (registers the rules)
-        from mlir_lite.interpreter.rules import RULES
+        from mlir_lite.ir import interpreter  # noqa: F401  (registers the rules)
+        from mlir_lite.ir.interpreter.rules import RULES
         fn = RULES.get(op.name)
         if fn is None:
             return None

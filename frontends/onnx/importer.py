@@ -23,13 +23,13 @@ import numpy as np
 import onnx
 from onnx import GraphProto, ModelProto, NodeProto, TensorProto, TypeProto
 
-from mlir_lite.attributes import DenseAttr, NameLoc
-from mlir_lite.builder import Builder, InsertionPoint
-from mlir_lite.core import Block, OpResult, Value
-from mlir_lite.dialects.builtin import ModuleOp
-from mlir_lite.dialects.func import FuncOp
+from mlir_lite.ir.attributes import DenseAttr, NameLoc
+from mlir_lite.ir.builder import Builder, InsertionPoint
+from mlir_lite.ir.core import Block, OpResult, Value
+from mlir_lite.ir.dialects.builtin import ModuleOp
+from mlir_lite.ir.dialects.func import FuncOp
 from mlir_lite.errors import MlirLiteError, OnnxImportError, UnsupportedOpError
-from mlir_lite.types import TensorType, Type, f32
+from mlir_lite.ir.types import TensorType, Type, f32
 
 from . import converters  # noqa: F401  (registers the converters)
 from .context import NodeContext
@@ -39,7 +39,7 @@ from .loader import DEFAULT_MAX_TENSOR_BYTES, ModelSource, load_model, to_numpy
 from .registry import DOMAINS, Unsupported, canonical_domain, lookup
 from .validate import node_desc, validate_model
 
-__all__ = ["import_onnx", "UnsupportedNode", "prepare_model", "PreparedModel", "convert",
+__all__ = ["import_onnx", "import_onnx_with_names", "UnsupportedNode", "prepare_model", "PreparedModel", "convert",
            "merge_types", "format_unsupported"]
 
 PLACEHOLDER = "onnx.unsupported"
@@ -545,12 +545,23 @@ def convert(prep: PreparedModel, collect: bool = False) -> Tuple[ModuleOp, List[
 def import_onnx(src: ModelSource, *, max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
                 verify: bool = True) -> ModuleOp:
     """Import an ONNX model (a path, bytes or ModelProto) as a module with `@main`."""
+    return import_onnx_with_names(src, max_tensor_bytes=max_tensor_bytes, verify=verify)[0]
+
+
+def import_onnx_with_names(src: ModelSource, *,
+                           max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES,
+                           verify: bool = True) -> Tuple[ModuleOp, List[str], List[str]]:
+    """`import_onnx`, and the graph's input (initializers aside) and output names; the file
+    is parsed once."""
     prep = prepare_model(src, max_tensor_bytes)
     module, _ = convert(prep)
     if verify:
-        from mlir_lite.verifier import verify as verify_ir
+        from mlir_lite.ir.verifier import verify as verify_ir
         try:
             verify_ir(module)
         except MlirLiteError as e:
             raise OnnxImportError(f"{prep.file}: the imported IR does not verify: {e}") from None
-    return module
+    g = prep.model.graph
+    inits = {t.name for t in g.initializer} | {t.values.name for t in g.sparse_initializer}
+    inputs = [vi.name for vi in g.input if vi.name not in inits]
+    return module, inputs, [vi.name for vi in g.output]

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from mlir_lite.core import Block, Operation, OpResult, Value
-from mlir_lite.printer import _Namer  # the printer's naming, so ids match the printed IR
+from mlir_lite.ir.core import Block, Operation, OpResult, Value
+from mlir_lite.ir.printer import _Namer  # the printer's naming, so ids match the printed IR
 
 __all__ = ["Liveness", "value_ids"]
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Set
 
-from mlir_lite.core import Block, Operation, Region, Value
-from mlir_lite.types import TensorType, Type
+from mlir_lite.ir.core import Block, Operation, Region, Value
+from mlir_lite.ir.types import TensorType, Type
 
 from .context import VJPContext, is_float_type
 from .table import vjp

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence
 
-from mlir_lite.core import Operation, Value
-from mlir_lite.dialects.ml._infer import operand_groups
+from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.dialects.ml._infer import operand_groups
 
 from .context import VJPContext
 from .table import vjp

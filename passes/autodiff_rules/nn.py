@@ -11,9 +11,9 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
-from mlir_lite.core import Operation, Value
-from mlir_lite.dialects.ml._infer import norm_axis, operand_groups, spatial_params, window_out_dim
-from mlir_lite.types import i64
+from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups, spatial_params, window_out_dim
+from mlir_lite.ir.types import i64
 
 from .context import VJPContext
 from .table import vjp
@@ -287,7 +287,7 @@ def _place(ctx: VJPContext, v: Value, size: tuple, start: tuple, pads: Sequence[
 def _avg_pool(ctx: VJPContext, op: Operation, cots: Cots) -> list:
     """Spread each cotangent / window count evenly over its window (a transposed convolution
     with a ones kernel, run per channel)."""
-    from mlir_lite.interpreter.ml_nn import pool_windows
+    from mlir_lite.ir.interpreter.ml_nn import pool_windows
 
     g, x, y = cots[0], op.operands[0], op.result
     ks, strides, pads, dil, xs, ys, extra = _pool_geometry(ctx, op, x, y)

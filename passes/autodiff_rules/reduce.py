@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from mlir_lite.core import Operation, Value
-from mlir_lite.dialects.ml._infer import norm_axes
+from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.dialects.ml._infer import norm_axes
 
 from .context import VJPContext
 from .table import vjp

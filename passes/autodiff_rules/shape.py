@@ -10,11 +10,11 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
-from mlir_lite.core import Operation, Value
-from mlir_lite.dialects.ml._infer import norm_axis
-from mlir_lite.dialects.ml._shape_infer import slice_len
-from mlir_lite.dialects.ml.shape import slice_params
-from mlir_lite.types import i64
+from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.dialects.ml._infer import norm_axis
+from mlir_lite.ir.dialects.ml._shape_infer import slice_len
+from mlir_lite.ir.dialects.ml.shape import slice_params
+from mlir_lite.ir.types import i64
 
 from .context import VJPContext
 from .table import vjp

@@ -18,11 +18,12 @@ from onnx import numpy_helper
 
 import mlir_lite
 import mlir_lite.runtime as rt
+import mlir_lite.runtime.loader as rt_load
 from mlir_lite.backends.tvm.artifact import write_members
-from mlir_lite.backends.tvm.driver import compile_to_artifact
-from mlir_lite.cli import main
+from mlir_lite.driver import compile_to_artifact
+from mlir_lite.driver.cli import main
 from mlir_lite.errors import CompileError, ExecutionError
-from mlir_lite.plan import count_kernel_calls
+from mlir_lite.runtime.plan import count_kernel_calls
 
 W = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
 
@@ -141,11 +142,11 @@ def test_other_format_version_and_target_are_refused(artifact: str,
 
 
 def test_cpu_features_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    target = {"kind": "llvm", "mcpu": "znver5", "arch": rt._machine(),
+    target = {"kind": "llvm", "mcpu": "znver5", "arch": rt_load._machine(),
               "features": ["avx2", "avx512f", "sse2"]}
-    monkeypatch.setattr(rt, "host_cpu_features", lambda: {"sse2", "avx2"})
+    monkeypatch.setattr(rt_load, "host_cpu_features", lambda: {"sse2", "avx2"})
     assert "lacks them" in rt.check_target(target) and "avx512f" in rt.check_target(target)
-    monkeypatch.setattr(rt, "host_cpu_features", lambda: {"sse2", "avx2", "avx512f"})
+    monkeypatch.setattr(rt_load, "host_cpu_features", lambda: {"sse2", "avx2", "avx512f"})
     assert rt.check_target(target) is None
     assert "cannot run" not in (rt.check_target({"kind": "llvm"}) or "")
     assert "does not run" in rt.check_target({"kind": "vulkan"})
@@ -210,7 +211,7 @@ def test_write_is_atomic(artifact: str, tmp_path: os.PathLike) -> None:
 
 def test_constants_are_memory_mapped_and_aligned(artifact: str) -> None:
     with zipfile.ZipFile(artifact) as zf, open(artifact, "rb") as fh:
-        start = rt._member_data_offset(fh, zf.getinfo("constants.bin"))
+        start = rt_load._member_data_offset(fh, zf.getinfo("constants.bin"))
     assert start % 64 == 0
     man = json.loads(_members(artifact)["manifest.json"])
     assert all(c["offset"] % 64 == 0 for c in man["constants"])
@@ -228,19 +229,16 @@ def test_runtime_needs_no_compiler(artifact: str) -> None:
                                rtol=1e-5)
     mods = out[1].split()
     ours = sorted(m for m in mods if m.startswith("mlir_lite"))
-    assert ours == ["mlir_lite", "mlir_lite.arena", "mlir_lite.errors", "mlir_lite.plan",
-                    "mlir_lite.runtime"]
+    assert ours == ["mlir_lite", "mlir_lite.errors", "mlir_lite.runtime", "mlir_lite.runtime.arena",
+                    "mlir_lite.runtime.loader", "mlir_lite.runtime.plan"]
     assert not [m for m in mods if m == "onnx" or m.startswith("onnx.")]
 
 
 def test_lstm_kernels_are_shared_between_steps() -> None:
-    from mlir_lite.backends.tvm import compile_function
-    from mlir_lite.passes.registry import run_pipeline
+    from mlir_lite.driver import compile
 
     from tests.golden.models import lstm
-    module = mlir_lite.import_onnx(lstm(direction="forward", seq=5))
-    run_pipeline(module, "canonicalize,fold-constants,cse,dce,shape-inference")
-    fn = compile_function(module)
+    fn = compile(lstm(direction="forward", seq=5), opt_level=1).executable
     calls = count_kernel_calls(fn.plan.steps)
     assert calls >= 5 * 8 and len(fn.kernels) < calls / 3
 

@@ -5,7 +5,7 @@ sizes, and binds the planned buffers (in-place pairs sharing memory) as views of
 Checked with the buffers' real addresses: the measured peak (the highest byte any bound buffer
 reaches, rounded up to the alignment) equals the planned arena; the set of offsets equals the
 plan's; no two buffers live at a common step share a byte, with lifetimes recomputed here from
-the execution plan's steps (independently of mlir_lite.arena and the planner), the only
+the execution plan's steps (independently of mlir_lite.runtime.arena and the planner), the only
 exception being an input and an output of one kernel at the same address, the input dying
 there (in place). Results equal the interpreter's (rtol 1e-3, atol 1e-4), also after the arena
 is filled with garbage between runs; random graphs and random control-flow programs (numpy
@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 pytest.importorskip("tvm")
 
 from mlir_lite.backends.tvm.build import compile_function  # noqa: E402
-from mlir_lite.backends.tvm.driver import compile_model, load_source, pipeline_for  # noqa: E402
+from mlir_lite.driver import compile, load_source, pipeline_for# noqa: E402
 from mlir_lite.frontends.onnx import import_onnx  # noqa: E402
-from mlir_lite.interpreter import run  # noqa: E402
+from mlir_lite.ir.interpreter import run  # noqa: E402
 from mlir_lite.passes.memory_plan import plan_memory, verify_plan  # noqa: E402
 from mlir_lite.passes.registry import run_pipeline  # noqa: E402
-from mlir_lite.plan import ForStep, IfStep, KernelCall, ViewStep, WhileStep  # noqa: E402
+from mlir_lite.runtime.plan import ForStep, IfStep, KernelCall, ViewStep, WhileStep  # noqa: E402
 from tests.golden.models import MODELS, inputs_for  # noqa: E402
 from tests.unit._scf_programs import build as build_program  # noqa: E402
 from tests.unit._scf_programs import numpy_eval, programs  # noqa: E402
@@ -124,7 +124,8 @@ def check_bindings(fn: Any) -> Set[int]:
 
 def _compiled(name: str, level: int, batch: int = 1):  # noqa: ANN202
     model = MODELS[name]()
-    fn, info = compile_model(model, opt_level=level)
+    _compiled = compile(model, opt_level=level)
+    fn, info = _compiled.executable, _compiled.info
     feed = inputs_for(model, batch=batch, seed=5)
     return model, fn, [feed[k] for k in info.input_names]
 
@@ -139,7 +140,7 @@ def test_runtime_arena_is_the_compilers_plan(name: str, level: int) -> None:
     ex = fn.executor._real
     (key,) = ex._bindings
     module, _, _ = load_source(model)
-    run_pipeline(module, pipeline_for(level))
+    run_pipeline(module, pipeline_for(opt_level=level))
     plan = plan_memory(module["main"], dict(key))
     verify_plan(plan)
     arena_bytes, offsets = ex.arena_layout(key)
@@ -158,7 +159,7 @@ def test_transformer_gains_from_in_place_at_run_time() -> None:
     fn(*args)
     (key,) = fn.executor._real._bindings
     module, _, _ = load_source(model)
-    run_pipeline(module, pipeline_for(2))
+    run_pipeline(module, pipeline_for(opt_level=2))
     plan = plan_memory(module["main"], dict(key))
     assert plan.inplace_of
     assert fn.executor._real.arena_layout(key)[0] == plan.arena_bytes < \
@@ -169,7 +170,7 @@ def test_dynamic_batch_gets_one_arena_per_binding() -> None:
     """The MLP's batch is symbolic: each batch size runs the plan for its binding."""
     model, fn, _ = _compiled("mlp", 2)
     module, _, _ = load_source(model)
-    run_pipeline(module, pipeline_for(2))
+    run_pipeline(module, pipeline_for(opt_level=2))
     oracle = import_onnx(model)
     for batch in (1, 7, 32):
         x = inputs_for(model, batch=batch, seed=batch)["x"]
@@ -234,7 +235,7 @@ def test_a_loaded_artifact_runs_the_recorded_plan(tmp_path) -> None:  # noqa: AN
     """The plan travels in the artifact's manifest: the loaded model's arena is the compiled
     function's, for the static and for a new binding of the symbolic batch."""
     import mlir_lite
-    from mlir_lite.backends.tvm.driver import compile_to_artifact
+    from mlir_lite.driver import compile_to_artifact
     model, fn, args = _compiled("transformer_layer", 2)
     path = str(tmp_path / "t.mlc")
     compile_to_artifact(model, path, opt_level=2)
@@ -255,8 +256,8 @@ def test_a_loaded_artifact_runs_the_recorded_plan(tmp_path) -> None:  # noqa: AN
 def test_bool_and_bfloat16_buffers_live_in_the_arena() -> None:
     """bool and bfloat16 intermediates are typed views of the arena too (bf16 add in place)."""
     import mlir_lite as ml
-    from mlir_lite.builder import Builder
-    from mlir_lite.dialects.func import FuncOp
+    from mlir_lite.ir.builder import Builder
+    from mlir_lite.ir.dialects.func import FuncOp
     t = ml.types.tensor((8, 16), "f32")
     m = ml.ModuleOp.empty()
     f = FuncOp.make("main", [t, t], [t])
@@ -290,13 +291,13 @@ def test_a_scan_of_the_carried_value_is_read_before_the_next_one_is_stored() -> 
     carried value and `a` itself as the scan element; `a` lives in the argument's arena slot,
     which the carried copy overwrites, so the scan element must be read first."""
     from mlir_lite import FuncOp, ModuleOp
-    from mlir_lite.builder import Builder
+    from mlir_lite.ir.builder import Builder
     from tests.unit._scf_programs import I64, V4, _c, _region
     m = ModuleOp.empty()
     f = FuncOp.make("main", [V4], [], ["s"])
     m.append(f)
     b = Builder.at_end(f.entry_block)
-    from mlir_lite.types import TensorType, f32
+    from mlir_lite.ir.types import TensorType, f32
     op = b.create("scf.for", [_c(b, np.int64(0)), _c(b, np.int64(3)), _c(b, np.int64(1)),
                               f.args[0]], {"num_scan_outputs": 1},
                   [V4, TensorType(f32, (3, 4))], [_region([I64, V4])])

@@ -17,16 +17,15 @@ ort = pytest.importorskip("onnxruntime")
 
 from mlir_lite import FuncOp, import_onnx  # noqa: E402
 from mlir_lite.backends.tvm import compile_function  # noqa: E402
-from mlir_lite.backends.tvm.decompose import decompose_for_tvm  # noqa: E402,F401  (registration)
-from mlir_lite.backends.tvm.driver import compile_model, pipeline_for  # noqa: E402
-from mlir_lite.builder import Builder  # noqa: E402
+from mlir_lite.driver import compile, pipeline_for# noqa: E402
+from mlir_lite.ir.builder import Builder  # noqa: E402
 from mlir_lite.errors import InferenceError  # noqa: E402
-from mlir_lite.interpreter import run  # noqa: E402
-from mlir_lite.parser import parse_module  # noqa: E402
+from mlir_lite.ir.interpreter import run  # noqa: E402
+from mlir_lite.ir.parser import parse_module  # noqa: E402
 from mlir_lite.passes.layout import to_blocked_array  # noqa: E402
 from mlir_lite.passes.registry import run_pipeline  # noqa: E402
-from mlir_lite.printer import print_module  # noqa: E402
-from mlir_lite.types import tensor  # noqa: E402
+from mlir_lite.ir.printer import print_module  # noqa: E402
+from mlir_lite.ir.types import tensor  # noqa: E402
 
 TOL = {"rtol": 1e-4, "atol": 1e-5}
 PRE = "canonicalize,fold-constants,fold-batchnorm,cse,dce,shape-inference"
@@ -153,26 +152,26 @@ def _chain(c_in: int, widths: List[int], hw: int, weight_input: bool = False
 def test_default_threshold_blocks_heavy_chains_only() -> None:
     # 3 -> 64 -> 64 -> 64 at 28x28: 64*64*9 = 36864 MACs per output element, converted once
     heavy = import_onnx(_chain(3, [64, 64, 64], 28))
-    run_pipeline(heavy, pipeline_for(2, "cpu").replace(",fuse", ""))
+    run_pipeline(heavy, pipeline_for(opt_level=2, target="cpu").replace(",fuse", ""))
     convs = _ops(heavy, "ml.conv_nchwc")
     assert len(convs) == 3
     assert convs[0].attr("in_block") == 0  # 3 channels: the first conv reads NCHW
     # one 16 -> 16 conv at 28x28: 144 MACs per element, 2 conversions: not worth it
     light = import_onnx(_chain(16, [16], 28))
-    run_pipeline(light, pipeline_for(2, "cpu").replace(",fuse", ""))
+    run_pipeline(light, pipeline_for(opt_level=2, target="cpu").replace(",fuse", ""))
     assert not _ops(light, "ml.conv_nchwc") and len(_ops(light, "ml.conv")) == 1
 
 
 def test_non_constant_weights_and_cuda_pipelines_stay_nchw() -> None:
     m = _blocked(_chain(16, [32], 8, weight_input=True))
     assert not _ops(m, "ml.conv_nchwc")
-    assert "blocked-layout" not in pipeline_for(2, "cuda")
-    assert "blocked-layout{block=" in pipeline_for(2, "cpu")
+    assert "blocked-layout" not in pipeline_for(opt_level=2, target="cuda")
+    assert "blocked-layout{block=" in pipeline_for(opt_level=2, target="cpu")
 
 
 def test_stem_chain_compiled_at_O2_matches_onnxruntime() -> None:
     model = _chain(3, [32, 32, 32], 20)  # 603 MACs per converted element
-    fn, _ = compile_model(model, opt_level=2)
+    fn = compile(model, opt_level=2).executable
     # the stem's kernel (NCHW input) and one shared by the two 32 -> 32 convs
     assert sum("conv:blocked" in " ".join(k.schedule) for k in fn.kernels) == 2
     x = R.standard_normal((1, 3, 20, 20)).astype(np.float32)

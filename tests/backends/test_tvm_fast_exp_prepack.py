@@ -15,9 +15,9 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper
 
-from mlir_lite.backends.tvm.driver import compile_model
+from mlir_lite.driver import compile
 from mlir_lite.frontends.onnx import import_onnx
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 
 F32 = np.float32
 
@@ -34,7 +34,7 @@ def _model(nodes: list, inputs: Dict[str, Sequence], outputs: Dict[str, int],
 
 
 def _compile(model: onnx.ModelProto):
-    fn, _ = compile_model(model, opt_level=2)
+    fn = compile(model, opt_level=2).executable
     return fn
 
 
@@ -202,7 +202,7 @@ def test_gemv_trans_b_keeps_the_dot_schedule() -> None:
 
 def test_packed_constants_survive_the_artifact(tmp_path) -> None:
     import mlir_lite
-    from mlir_lite.backends.tvm.driver import compile_to_artifact
+    from mlir_lite.driver import compile_to_artifact
     w = _rand(40, 56, seed=7)
     model = _model([h.make_node("MatMul", ["x1", "w"], ["y1"]),
                     h.make_node("Gemm", ["x3", "w"], ["y3"], transB=1)],

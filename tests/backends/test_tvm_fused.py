@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlir_lite.backends.tvm.build import compile_function
-from mlir_lite.backends.tvm.driver import compile_model
+from mlir_lite.driver import compile
 from mlir_lite.frontends.onnx import import_onnx
-from mlir_lite.interpreter import run
-from mlir_lite.parser import parse_module
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes.registry import run_pipeline
-from mlir_lite.plan import count_kernel_calls
-from mlir_lite.printer import print_module
+from mlir_lite.runtime.plan import count_kernel_calls
+from mlir_lite.ir.printer import print_module
 
 from tests.golden.models import MODELS, SLOW, inputs_for
 from tests.unit.test_fusion_property import dags
@@ -32,8 +32,9 @@ def test_golden_model_at_o2_matches_interpreter(name: str) -> None:
     model = MODELS[name]()
     feed = inputs_for(model, batch=1, seed=3)
     ref_module = import_onnx(model)
-    fn1, info = compile_model(model, opt_level=1)
-    fn2, _ = compile_model(model, opt_level=2)
+    _compiled = compile(model, opt_level=1)
+    fn1, info = _compiled.executable, _compiled.info
+    fn2 = compile(model, opt_level=2).executable
     args = [feed[k] for k in info.input_names]
     want = run(ref_module, *args)
     got = fn2(*args)
@@ -50,7 +51,7 @@ def test_golden_model_at_o2_matches_interpreter(name: str) -> None:
 def test_matmul_epilogue_runs_in_the_tile() -> None:
     """The bias + activation of a fused matmul are computed in the matmul's tile write-back,
     not in a loop nest of their own."""
-    fn, _ = compile_model(MODELS["mlp"](), opt_level=2)
+    fn = compile(MODELS["mlp"](), opt_level=2).executable
     fused = [k for k in fn.kernels if k.op == "ml.fused"]
     assert fused and all(k.kind == "matmul" for k in fused)
     for k in fused:

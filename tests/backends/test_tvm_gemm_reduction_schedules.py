@@ -14,7 +14,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper
 
-from mlir_lite.backends.tvm.driver import compile_model
+from mlir_lite.driver import compile
 
 RTOL, ATOL = 1e-4, 1e-4
 
@@ -29,7 +29,7 @@ def _model(nodes: list, inputs: Dict[str, Sequence], out_rank: int,
 
 
 def _compile(model: onnx.ModelProto):
-    fn, _ = compile_model(model, opt_level=2)
+    fn = compile(model, opt_level=2).executable
     return fn
 
 

@@ -114,7 +114,7 @@ def test_out_of_range_indices_are_reported(name, good, bad):
                           [rnd(2)] if name == "ml.scatter_nd" else [])
     m, args, _ = multi_op_module([(name, ins, {})])
     cf = compile_function(m)
-    from mlir_lite.interpreter import run
+    from mlir_lite.ir.interpreter import run
     np.testing.assert_allclose(cf(*args)[0], run(m, *args)[0], rtol=1e-5, atol=1e-6)
     for b in bad:
         args2 = list(args)

@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 
-from mlir_lite.backends.tvm.driver import compile_model
+from mlir_lite.driver import compile
 
 pytest.importorskip("tvm.s_tir.meta_schedule")
 
@@ -36,7 +36,7 @@ def _check(fn) -> None:
 def test_tune_writes_a_database_that_a_later_compile_reuses(tmp_path: os.PathLike) -> None:
     db = os.path.join(tmp_path, "tune")
     log = io.StringIO()
-    fn, _ = compile_model(_matmul_model(), opt_level=2, tune=4, tune_dir=db, stream=log)
+    fn = compile(_matmul_model(), opt_level=2, tune=4, tune_dir=db, stream=log).executable
     _check(fn)
     assert "tuning 1 kernel(s)" in log.getvalue() and "4/4 trials" in log.getvalue()
     (target_dir,) = os.listdir(db)
@@ -53,17 +53,17 @@ def test_tune_writes_a_database_that_a_later_compile_reuses(tmp_path: os.PathLik
     with open(os.path.join(db, target_dir, "choices.json"), "w") as fh:
         json.dump(choices, fh)
     log2 = io.StringIO()
-    fn2, _ = compile_model(_matmul_model(), opt_level=2, tune=0, tune_dir=db, stream=log2)
+    fn2 = compile(_matmul_model(), opt_level=2, tune=0, tune_dir=db, stream=log2).executable
     assert "tuning" not in log2.getvalue()  # nothing tuned again
     assert fn2.kernels[0].schedule[-1] == "tuned", fn2.kernels[0].schedule
     _check(fn2)
 
     # Without --tune the database is not consulted.
-    fn3, _ = compile_model(_matmul_model(), opt_level=2)
+    fn3 = compile(_matmul_model(), opt_level=2).executable
     assert "tuned" not in fn3.kernels[0].schedule
 
 
 def test_block_flops_counts_matmul_points() -> None:
     from mlir_lite.backends.tvm.tune import block_flops
-    fn, _ = compile_model(_matmul_model(), opt_level=2)
+    fn = compile(_matmul_model(), opt_level=2).executable
     assert block_flops(fn.ir_module[fn.kernels[0].symbol]) == 2 * 32 * 24 * 48

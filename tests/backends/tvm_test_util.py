@@ -7,9 +7,9 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 
 from mlir_lite import FuncOp, ModuleOp
-from mlir_lite.builder import Builder
-from mlir_lite.interpreter import run
-from mlir_lite.types import TensorType, element_type_from_numpy
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.types import TensorType, element_type_from_numpy
 
 Case = Tuple[str, Sequence[np.ndarray], Dict[str, Any]]
 

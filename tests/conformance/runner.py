@@ -74,7 +74,7 @@ def run_conformance(suites: Sequence[str] = SUITES, *, jobs: int = 2, timeout: f
         import mlir_lite.passes.registry  # noqa: F401   before forking)
     import mlir_lite.backend  # noqa: F401  (imported before forking: warm workers)
     import mlir_lite.frontends.onnx  # noqa: F401
-    import mlir_lite.interpreter  # noqa: F401
+    import mlir_lite.ir.interpreter  # noqa: F401
     import onnx.backend.test.runner  # noqa: F401
     cases = collect(suites)
     if name_filter:

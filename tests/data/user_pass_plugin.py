@@ -4,7 +4,7 @@ Rewrites every ml.relu into ml.max(x, constant) -- written against the public AP
 """
 import numpy as np
 
-from mlir_lite.attributes import DenseAttr
+from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.passes import apply_patterns_greedily, function_pass, pattern
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import mlir_lite.dsl as tf
 from mlir_lite.errors import DslError
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes import run_pipeline
 
 

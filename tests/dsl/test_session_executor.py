@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mlir_lite.dsl as tf
-from mlir_lite.frontends.dsl.executor import get_executor
+from mlir_lite.driver.executors import get_executor
 from mlir_lite.errors import DslError
 
 

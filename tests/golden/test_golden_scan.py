@@ -5,7 +5,7 @@ import numpy as np
 import onnxruntime as ort
 
 import mlir_lite as ml
-from mlir_lite.backends.tvm.driver import compile_to_artifact
+from mlir_lite.driver import compile_to_artifact
 from tests.onnx._models import scan_model
 
 

@@ -8,6 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.backend.base import Backend
 
 import mlir_lite.backend as backend
+from mlir_lite.driver.executors import InterpreterExecutor
 from mlir_lite.errors import ExecutionError
 
 
@@ -81,15 +82,18 @@ def test_executor_hook() -> None:
         backend.prepare(_model(), executor="nope")
     calls = []
 
-    def counting(module):
-        inner = backend.EXECUTORS["interpreter"](module)
+    class Counting(InterpreterExecutor):
+        name = "counting"
 
-        def run(*arrays):
-            calls.append(len(arrays))
-            return inner(*arrays)
-        return run
+        def compile(self, module, func, options):
+            inner = super().compile(module, func, options)
 
-    backend.register_executor("counting", counting)
+            def run(*arrays):
+                calls.append(len(arrays))
+                return inner(*arrays)
+            return run
+
+    backend.register_executor("counting", Counting())
     try:
         rep = backend.prepare(_model(), executor="counting")
         rep.run([np.zeros((1, 3), np.float32)])

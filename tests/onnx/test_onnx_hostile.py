@@ -305,7 +305,7 @@ def test_external_data_loads_when_well_formed(tmp_path) -> None:
     data = np.arange(4, dtype=np.float32)
     (tmp_path / "w.bin").write_bytes(data.tobytes())
     p = _save_raw(_external_model("w.bin"), tmp_path / "m.onnx")
-    from mlir_lite.interpreter import run
+    from mlir_lite.ir.interpreter import run
     out = run(import_onnx(p), np.ones(4, np.float32))[0]
     np.testing.assert_array_equal(out, data + 1)
 

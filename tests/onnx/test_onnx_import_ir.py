@@ -12,10 +12,10 @@ from onnx import TensorProto, helper
 import mlir_lite
 from mlir_lite.frontends.onnx import check_model, converter, import_onnx
 from mlir_lite.frontends.onnx.commands import main as cli_main
-from mlir_lite.interpreter import run
-from mlir_lite.parser import parse_module
-from mlir_lite.printer import print_module
-from mlir_lite.verifier import verify
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.parser import parse_module
+from mlir_lite.ir.printer import print_module
+from mlir_lite.ir.verifier import verify
 
 from . import _models as M
 
@@ -34,7 +34,7 @@ def test_unknown_dims_stay_unknown() -> None:
     m = M.model([helper.make_node("Relu", ["x"], ["y"], name="r")], [M.vi("x", [None, 3])],
                 [M.vi("y", [None, 3])])
     f = import_onnx(m)["main"]
-    assert f.args[0].type == mlir_lite.types.tensor([None, 3])
+    assert f.args[0].type == mlir_lite.ir.types.tensor([None, 3])
 
 
 def test_node_names_become_locations_and_initializers_share_memory() -> None:

@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from mlir_lite.frontends.onnx import import_onnx
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 
 from . import _models as M
 

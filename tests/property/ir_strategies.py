@@ -7,10 +7,10 @@ import numpy as np
 from hypothesis import strategies as st
 
 import mlir_lite as ml
-from mlir_lite.attributes import DenseAttr, FileLineColLoc, NameLoc, UNKNOWN_LOC
-from mlir_lite.builder import Builder
-from mlir_lite.core import OP_REGISTRY, Block, Region, Value
-from mlir_lite.dialects.func import FuncOp
+from mlir_lite.ir.attributes import DenseAttr, FileLineColLoc, NameLoc, UNKNOWN_LOC
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import OP_REGISTRY, Block, Region, Value
+from mlir_lite.ir.dialects.func import FuncOp
 
 SHAPES = [(), (3,), (2, 3), ("N", 3), (None, 3), (2, "M", 3)]
 UNARY = ["ml.relu", "ml.neg", "ml.exp", "ml.tanh", "ml.sigmoid", "ml.abs"]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 
-from mlir_lite.parser import parse_module
-from mlir_lite.printer import print_module
-from mlir_lite.verifier import verify
+from mlir_lite.ir.parser import parse_module
+from mlir_lite.ir.printer import print_module
+from mlir_lite.ir.verifier import verify
 
 from .ir_strategies import modules
 

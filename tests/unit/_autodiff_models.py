@@ -6,8 +6,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.types import tensor
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.types import tensor
 
 from ._autodiff_util import make_module
 

@@ -12,13 +12,13 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
-from mlir_lite.builder import Builder
-from mlir_lite.dialects.builtin import ModuleOp
-from mlir_lite.dialects.func import FuncOp
-from mlir_lite.interpreter import run
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.dialects.builtin import ModuleOp
+from mlir_lite.ir.dialects.func import FuncOp
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes.autodiff import build_vjp
-from mlir_lite.types import TensorType, tensor
-from mlir_lite.verifier import verify
+from mlir_lite.ir.types import TensorType, tensor
+from mlir_lite.ir.verifier import verify
 
 
 def f64(*shape) -> TensorType:

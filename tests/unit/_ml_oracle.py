@@ -9,10 +9,10 @@ import onnx
 from onnx import helper
 
 from mlir_lite import FuncOp, ModuleOp
-from mlir_lite.builder import Builder
-from mlir_lite.core import Operation
-from mlir_lite.interpreter import run
-from mlir_lite.types import TensorType, element_type_from_numpy
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.types import TensorType, element_type_from_numpy
 
 OPSET = 23
 

@@ -5,10 +5,10 @@ from typing import List, Sequence
 
 import numpy as np
 
-from mlir_lite.interpreter import run
-from mlir_lite.parser import parse_module
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes import run_pipeline
-from mlir_lite.types import TensorType
+from mlir_lite.ir.types import TensorType
 
 
 def random_inputs(module, seed: int = 0, func: str = "main") -> List[np.ndarray]:

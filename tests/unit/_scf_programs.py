@@ -19,10 +19,10 @@ import numpy as np
 from hypothesis import strategies as st
 
 from mlir_lite import FuncOp, ModuleOp
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.builder import Builder
-from mlir_lite.core import Block, Region
-from mlir_lite.types import TensorType, f32, i1, i64
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import Block, Region
+from mlir_lite.ir.types import TensorType, f32, i1, i64
 
 V4 = TensorType(f32, (4,))
 I64 = TensorType(i64, ())

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes.autodiff import build_vjp
-from mlir_lite.types import tensor
+from mlir_lite.ir.types import tensor
 
 from ._autodiff_util import make_module
 
@@ -168,14 +168,14 @@ def test_train_step_through_o2_pipeline_matches_interpreter():
     # the O2 pipeline folds the loss seed (a rank-0 constant) and fuses the backward ops
     pytest.importorskip("tvm", reason="TVM is not installed")
     from mlir_lite.backends.tvm import compile_function
-    from mlir_lite.backends.tvm.driver import pipeline_for
+    from mlir_lite.driver import pipeline_for
     from mlir_lite.passes.optimizers import SGD, build_train_step
     from mlir_lite.passes.registry import run_pipeline
     ref, shapes = _cnn_loss_module()
     build_train_step(ref, "loss", [0, 1, 2], SGD(lr=0.1))
     m, _ = _cnn_loss_module()
     build_train_step(m, "loss", [0, 1, 2], SGD(lr=0.1))
-    run_pipeline(m, pipeline_for(2))
+    run_pipeline(m, pipeline_for(opt_level=2))
     assert any(op.name == "ml.fused" for op in m.walk())
     rng = np.random.default_rng(3)
     args = [rng.standard_normal(s).astype(np.float32) for s in shapes[:4]]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import Block, Region
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import Block, Region
 from mlir_lite.errors import PassError
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes.autodiff import build_grad, build_vjp
-from mlir_lite.types import TensorType, i1, i64
+from mlir_lite.ir.types import TensorType, i1, i64
 
 from ._autodiff_util import check_grads, f64, make_module
 
@@ -150,7 +150,7 @@ def test_scf_for_nested_loop_and_if_in_body():
 
 def test_scf_for_grad_of_scalar_loss():
     """build_grad of sum(scan outputs), checked against an independent numpy RNN."""
-    from mlir_lite.builder import Builder
+    from mlir_lite.ir.builder import Builder
     m = _rnn(0, 4)
     f = m["main"]
     ret = f.return_op
@@ -179,7 +179,7 @@ def test_scf_for_grad_of_scalar_loss():
 
 
 def test_op_without_rule_on_the_path_raises_with_location():
-    from mlir_lite.attributes import NameLoc
+    from mlir_lite.ir.attributes import NameLoc
 
     def body(b, x):
         with b.location(NameLoc("my_lp_pool")):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlir_lite.attributes import DenseAttr
+from mlir_lite.ir.attributes import DenseAttr
 
 from ._autodiff_util import check_grads, f64, make_module
 
@@ -137,7 +137,7 @@ def test_variadic(name, seed):
 
 
 def test_max_two_operands_routes_to_the_larger():
-    from mlir_lite.interpreter import run
+    from mlir_lite.ir.interpreter import run
     from mlir_lite.passes.autodiff import build_vjp
     m = make_module([f64(3), f64(3)], lambda b, x, y: b.op("ml.max", x, y))
     build_vjp(m, "main", [0, 1])
@@ -175,7 +175,7 @@ def test_clip_with_and_without_bounds():
 
 def test_cast_between_floats_and_through_integers():
     rng = np.random.default_rng(5)
-    from mlir_lite.types import f32, i64
+    from mlir_lite.ir.types import f32, i64
 
     def body(b, x):
         y = b.op("ml.cast", b.op("ml.cast", x, to=f32), to=x.type.element)

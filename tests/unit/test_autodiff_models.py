@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes.autodiff import build_grad
 
 from ._autodiff_models import cnn, init_params, layer_norm_params, mlp, transformer_block
@@ -39,7 +39,7 @@ def test_transformer_block():
 def test_tf_style_softmax_cross_entropy_matches_the_closed_form():
     """loss = mean(-sum(y_ * log(softmax(x W)), 1)) (the TF1 MNIST example): dW = x^T (p - y_)/N,
     an independent closed form."""
-    from mlir_lite.types import tensor
+    from mlir_lite.ir.types import tensor
 
     from ._autodiff_util import make_module
 
@@ -65,7 +65,7 @@ def test_tf_style_softmax_cross_entropy_matches_the_closed_form():
 def test_f32_models_with_a_symbolic_batch_match_f64_static_ones():
     """The DSL's setting: f32, a symbolic batch dim; gradients agree with the f64 static-batch
     models (which the finite-difference tests check) to f32 precision."""
-    from mlir_lite.verifier import verify
+    from mlir_lite.ir.verifier import verify
     rng = np.random.default_rng(4)
     for make, xshape, classes in ((mlp, (5,), 3), (cnn, (1, 8, 8), 4)):
         sym, shapes = make("f32", batch="N")

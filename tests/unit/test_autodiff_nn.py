@@ -99,9 +99,9 @@ def test_conv1d_and_conv3d():
 
 def test_conv_symbolic_batch():
     """The batch dim is a symbol: the gradient code is shape-polymorphic in it."""
-    from mlir_lite.interpreter import run
+    from mlir_lite.ir.interpreter import run
     from mlir_lite.passes.autodiff import build_vjp
-    from mlir_lite.types import tensor
+    from mlir_lite.ir.types import tensor
     rng = np.random.default_rng(8)
     xt = tensor(["N", 4, 7, 7], "f64")
     m = make_module([xt, f64(4, 2, 3, 3)], lambda b, x, w: b.op(
@@ -121,9 +121,9 @@ def test_conv_symbolic_batch():
 
 def test_conv_symbolic_spatial_with_stride():
     """Spatial dims unknown: dx is built larger and cropped at run time."""
-    from mlir_lite.interpreter import run
+    from mlir_lite.ir.interpreter import run
     from mlir_lite.passes.autodiff import build_vjp
-    from mlir_lite.types import tensor
+    from mlir_lite.ir.types import tensor
     rng = np.random.default_rng(9)
     attrs = dict(strides=(2, 2), pads=(1, 1, 1, 1))
     m = make_module([tensor([1, 2, "H", "W"], "f64"), f64(3, 2, 3, 3)],
@@ -174,9 +174,9 @@ def test_global_pool(name):
 
 
 def test_max_pool_symbolic_batch():
-    from mlir_lite.interpreter import run
+    from mlir_lite.ir.interpreter import run
     from mlir_lite.passes.autodiff import build_vjp
-    from mlir_lite.types import tensor
+    from mlir_lite.ir.types import tensor
     m = make_module([tensor(["N", 2, 6, 6], "f64")], lambda b, x: b.op(
         "ml.max_pool", x, kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1)))
     build_vjp(m, "main", [0])
@@ -248,7 +248,7 @@ def test_instance_and_group_norm():
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("ignore", [None, 2])
 def test_nll_loss(reduction, weighted, ignore):
-    from mlir_lite.attributes import DenseAttr
+    from mlir_lite.ir.attributes import DenseAttr
     rng = np.random.default_rng(11)
     target = np.array([[0, 2, 1], [2, 2, 3]])   # (N, d) targets for a (N, C, d) input
     wts = rng.uniform(0.5, 2.0, 4)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from mlir_lite.errors import PassError
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes.optimizers import SGD, Adam, Muon, build_train_step
-from mlir_lite.types import tensor
-from mlir_lite.verifier import verify
+from mlir_lite.ir.types import tensor
+from mlir_lite.ir.verifier import verify
 
 from ._autodiff_util import make_module
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes.autodiff import build_grad
 from mlir_lite.passes.optimizers import SGD, Adam, build_train_step
 
@@ -105,7 +105,7 @@ def test_train_step_matches_torch_optim(name):
     params = init_params(shapes, rng)
     tp = [_t(p) for p in params]
     topt = make(tp)
-    from mlir_lite.types import tensor
+    from mlir_lite.ir.types import tensor
     state = [np.zeros(t.shape) for t in opt.state_types([tensor(s, "f64") for s in shapes])]
     for _ in range(3):
         x, y = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)

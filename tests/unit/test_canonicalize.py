@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlir_lite.core import OP_REGISTRY
-from mlir_lite.interpreter import run
-from mlir_lite.parser import parse_module
+from mlir_lite.ir.core import OP_REGISTRY
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes import run_pipeline
 from mlir_lite.passes.canonicalize import CANONICALIZATION_PATTERNS
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mlir_lite.errors import PassError, VerifyError
-from mlir_lite.parser import parse_module
+from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes import PassContext, PassManager, parse_pipeline
 from mlir_lite.passes.fusion import count_kernels, fuse_module, op_pattern
-from mlir_lite.verifier import verify
+from mlir_lite.ir.verifier import verify
 
 from ._pass_util import check_pass_preserves, op_names
 
@@ -207,8 +207,8 @@ func.func @main(%x: tensor<3xf32>, %c: tensor<i1>) -> tensor<3xf32> {
 
 
 def test_fused_module_round_trips_and_runs() -> None:
-    from mlir_lite.interpreter import run
-    from mlir_lite.printer import print_module
+    from mlir_lite.ir.interpreter import run
+    from mlir_lite.ir.printer import print_module
     m = check_pass_preserves(CHAIN, "fuse")
     again = parse_module(print_module(m))
     verify(again)

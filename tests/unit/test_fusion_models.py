@@ -9,9 +9,9 @@ import pytest
 from onnx import helper
 
 from mlir_lite import import_onnx
-from mlir_lite.interpreter import run
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes import PassManager, parse_pipeline
-from mlir_lite.verifier import verify
+from mlir_lite.ir.verifier import verify
 
 from ..onnx import _models as M
 
@@ -93,7 +93,7 @@ def test_fold_batchnorm_into_gemm_and_matmul(kind: str) -> None:
 
 
 def test_fold_batchnorm_declines_with_reasons() -> None:
-    from mlir_lite.parser import parse_module
+    from mlir_lite.ir.parser import parse_module
     text = """
 func.func @main(%x: tensor<1x2x3x3xf32>, %w: tensor<2x2x1x1xf32>, %p: tensor<2xf32>) -> (tensor<1x2x3x3xf32>, tensor<1x2x3x3xf32>) {
   %c = "ml.conv"(%x, %w) : (tensor<1x2x3x3xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x3x3xf32>

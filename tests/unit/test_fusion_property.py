@@ -14,15 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mlir_lite as ml
-from mlir_lite.builder import Builder
-from mlir_lite.dialects.func import FuncOp
-from mlir_lite.dialects.ml.fused import FUSION_KINDS
-from mlir_lite.interpreter import run
-from mlir_lite.parser import parse_module
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.dialects.func import FuncOp
+from mlir_lite.ir.dialects.ml.fused import FUSION_KINDS
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes.fusion import ANCHOR_OPS, REDUCTION_OPS, count_kernels
 from mlir_lite.passes.registry import run_pipeline
-from mlir_lite.printer import print_module
-from mlir_lite.verifier import verify
+from mlir_lite.ir.printer import print_module
+from mlir_lite.ir.verifier import verify
 
 from ..property.ir_strategies import modules, random_inputs
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from mlir_lite import FuncOp, ModuleOp
-from mlir_lite.attributes import DenseAttr, NameLoc, SymbolRef
-from mlir_lite.builder import Builder
-from mlir_lite.core import Block, Operation, Region
+from mlir_lite.ir.attributes import DenseAttr, NameLoc, SymbolRef
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import Block, Operation, Region
 from mlir_lite.errors import ExecutionError
-from mlir_lite.interpreter import DEAD, Interpreter, run
-from mlir_lite.types import TensorType, f32, i1, i32, i64, tensor
+from mlir_lite.ir.interpreter import DEAD, Interpreter, run
+from mlir_lite.ir.types import TensorType, f32, i1, i32, i64, tensor
 
 SCALAR_I64 = TensorType(i64, ())
 SCALAR_I1 = TensorType(i1, ())
@@ -264,7 +264,7 @@ def test_unknown_function_name_is_reported():
 
 
 def test_every_ml_op_has_an_interpreter_rule():
-    from mlir_lite.interpreter import REGION_RULES, RULES
-    from mlir_lite.opdef import ops_of_dialect
+    from mlir_lite.ir.interpreter import REGION_RULES, RULES
+    from mlir_lite.ir.opdef import ops_of_dialect
     missing = sorted(n for n in ops_of_dialect("ml") if n not in RULES and n not in REGION_RULES)
     assert missing == []

@@ -8,9 +8,9 @@ from typing import Any, Dict, List
 import numpy as np
 import pytest
 
-from mlir_lite.core import Value
-from mlir_lite.interpreter import Interpreter, run
-from mlir_lite.parser import parse_module
+from mlir_lite.ir.core import Value
+from mlir_lite.ir.interpreter import Interpreter, run
+from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes import run_pipeline
 from mlir_lite.passes.analysis.liveness import Liveness
 from mlir_lite.passes.memory_plan import (Buffer, MemoryPlan, PlanError, plan_memory,
@@ -195,8 +195,8 @@ def test_a_returned_value_is_never_overwritten_in_place() -> None:
     """Found by the property test: %4 is returned and also the last use of the final step."""
     import numpy as np
 
-    from mlir_lite.parser import parse_module
-    from mlir_lite.interpreter import run
+    from mlir_lite.ir.parser import parse_module
+    from mlir_lite.ir.interpreter import run
     from mlir_lite.passes.memory_plan import plan_memory, verify_plan
     m = parse_module("""func.func @main(%0: tensor<1x1xf32>) -> (tensor<1x1xf32>, tensor<1x1xf32>) {
   %4 = "ml.transpose"(%0) {perm = array<i64: 1, 0>} : (tensor<1x1xf32>) -> tensor<1x1xf32>

@@ -11,7 +11,7 @@ import pytest
 
 from mlir_lite.errors import MlirLiteError
 from mlir_lite.passes.memory_plan import MemoryPlan, verify_plan
-from mlir_lite.passes.plan_cli import register
+from mlir_lite.driver.plan_command import register
 
 from ..onnx import _models as M
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mlir_lite as ml
-from mlir_lite.builder import Builder
-from mlir_lite.dialects.func import FuncOp
-from mlir_lite.interpreter import run
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.dialects.func import FuncOp
+from mlir_lite.ir.interpreter import run
 from mlir_lite.passes.memory_plan import (Buffer, MemoryPlan, PlanError, plan_memory,
                                           verify_plan)
 from mlir_lite.passes.registry import run_pipeline

@@ -11,10 +11,10 @@ import pytest
 
 from ._ml_oracle import assert_close, build_op, onnx_ref, ort_run, run_op
 from mlir_lite import FuncOp
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import OP_REGISTRY
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.errors import InferenceError, VerifyError
-from mlir_lite.types import TensorType, bf16, f32, i1, i32, i64, tensor
+from mlir_lite.ir.types import TensorType, bf16, f32, i1, i32, i64, tensor
 
 RNG = np.random.default_rng(1234)
 
@@ -351,6 +351,6 @@ def test_constant_runs_and_infers_its_type():
     m, op = build_op("ml.constant", [], {"value": DenseAttr(arr)})
     assert op.result.type == TensorType(f32, (2, 3))
     op.verify_op()
-    from mlir_lite.interpreter import run
+    from mlir_lite.ir.interpreter import run
     out = run(m)[0]
     np.testing.assert_array_equal(out, arr)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from ._ml_oracle import assert_close, onnx_ref, ort_run, run_op
-from mlir_lite.core import OP_REGISTRY
+from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.errors import InferenceError
-from mlir_lite.types import tensor
+from mlir_lite.ir.types import tensor
 
 RNG = np.random.default_rng(99)
 TOL = (1e-4, 1e-5)

@@ -12,13 +12,13 @@ import pytest
 from onnx import TensorProto, helper
 
 import mlir_lite  # noqa: F401  (registers the dialects)
-import mlir_lite.interpreter.ml_shape  # noqa: F401  (registers the rules)
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import OP_REGISTRY
-from mlir_lite.dialects.func import FuncOp, ReturnOp
+import mlir_lite.ir.interpreter.ml_shape  # noqa: F401  (registers the rules)
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import OP_REGISTRY
+from mlir_lite.ir.dialects.func import FuncOp, ReturnOp
 from mlir_lite.errors import ExecutionError, InferenceError, VerifyError
-from mlir_lite.interpreter.engine import run
-from mlir_lite.types import TensorType, element_type_from_numpy, i64, tensor
+from mlir_lite.ir.interpreter.engine import run
+from mlir_lite.ir.types import TensorType, element_type_from_numpy, i64, tensor
 
 from ._ml_oracle import onnx_ref
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import OP_REGISTRY
-from mlir_lite.interpreter import run
-from mlir_lite.opdef import ELEMENTWISE, define_op
-from mlir_lite.parser import parse_module
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import OP_REGISTRY
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.opdef import ELEMENTWISE, define_op
+from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes.rewrite import (Decline, PatternDebug, RewritePattern,
                                       apply_patterns_greedily, constant_value, pattern, producer)
-from mlir_lite.verifier import verify
+from mlir_lite.ir.verifier import verify
 
 CHAIN = """
 module {

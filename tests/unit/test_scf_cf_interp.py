@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mlir_lite.errors import ExecutionError
-from mlir_lite.interpreter import run
-from mlir_lite.parser import parse_module
+from mlir_lite.ir.interpreter import run
+from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes import run_pipeline
 
 FC = Path(__file__).resolve().parents[1] / "filecheck" / "passes"

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import mlir_lite as ml
-from mlir_lite.attributes import DenseAttr, FileLineColLoc, NameLoc, SymbolRef, UNIT
+from mlir_lite.ir.attributes import DenseAttr, FileLineColLoc, NameLoc, SymbolRef, UNIT
 from mlir_lite.errors import ParseError
-from mlir_lite.parser import parse_attribute, parse_module, parse_type
-from mlir_lite.printer import print_attribute, print_module
-from mlir_lite.verifier import verify
+from mlir_lite.ir.parser import parse_attribute, parse_module, parse_type
+from mlir_lite.ir.printer import print_attribute, print_module
+from mlir_lite.ir.verifier import verify
 
 
 def roundtrip(text: str) -> str:

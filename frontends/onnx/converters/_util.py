@@ -5,9 +5,9 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import Value
-from mlir_lite.types import TensorType, i64
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import Value
+from mlir_lite.ir.types import TensorType, i64
 
 from ..context import NodeContext
 

@@ -12,8 +12,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mlir_lite.core import Block, Operation, Region, Value
-from mlir_lite.types import TensorType, Type, i1, i64
+from mlir_lite.ir.core import Block, Operation, Region, Value
+from mlir_lite.ir.types import TensorType, Type, i1, i64
 
 from ..context import NodeContext
 from ..registry import Unsupported, converter

@@ -6,9 +6,9 @@ from typing import List
 
 import numpy as np
 
-from mlir_lite.attributes import DenseAttr
-from mlir_lite.core import Value
-from mlir_lite.types import ElementType, TensorType
+from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.core import Value
+from mlir_lite.ir.types import ElementType, TensorType
 
 from ..context import NodeContext
 from ..dtypes import element_of

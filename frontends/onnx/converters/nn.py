@@ -6,8 +6,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from mlir_lite.core import Value
-from mlir_lite.types import TensorType
+from mlir_lite.ir.core import Value
+from mlir_lite.ir.types import TensorType
 
 from ..context import NodeContext
 from ..dtypes import element_of

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from mlir_lite.core import Value
-from mlir_lite.types import TensorType, f32, i32, u8
+from mlir_lite.ir.core import Value
+from mlir_lite.ir.types import TensorType, f32, i32, u8
 
 from ..context import NodeContext
 from ..dtypes import element_of

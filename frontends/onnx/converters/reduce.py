@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List
 
-from mlir_lite.core import Value
+from mlir_lite.ir.core import Value
 
 from ..context import NodeContext
 from ..registry import converter

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import List
 
-from mlir_lite.core import Value
-from mlir_lite.dialects.ml.rnn import RNN_OPERANDS
-from mlir_lite.types import i32
+from mlir_lite.ir.core import Value
+from mlir_lite.ir.dialects.ml.rnn import RNN_OPERANDS
+from mlir_lite.ir.types import i32
 
 from ..context import NodeContext
 from ..registry import converter

@@ -1,4 +1,0 @@
-"""The dialects. Importing this package registers every op."""
-from . import builtin, func, ml, scf, cf  # noqa: F401
-
-__all__ = ["builtin", "func", "ml", "scf", "cf"]

@@ -1,0 +1,260 @@
+"""Decompose ops that have no TVM lowering of their own into ops that do, before lowering.
+
+`ml.lstm` (ONNX LSTM) is unrolled over its time steps, which must be static: the input
+projection of all steps is one matmul, then each step is a matmul with the recurrent weights,
+a split into the four gates (ONNX order i, o, f, c), the gate activations and the cell update.
+
+    %y, %h, %c = "ml.lstm"(%x, %w, %r, %b) {direction = "forward", hidden_size = 8}
+  ->
+    %xw = ml.matmul(%x, transpose(squeeze(slice(%w)))) + bias   // (seq, batch, 4H)
+    per step t: gates = xw[t] + H @ R^T; i, o, f, c = split(gates)
+                C = sigmoid(f) * C + sigmoid(i) * tanh(c); H = sigmoid(o) * tanh(C)
+    %y = concat(unsqueeze(H_t)); %h = H_last; %c = C_last
+
+Supported: default activations, no `clip`, layout 0, no `sequence_lens`; forward, reverse and
+bidirectional; optional bias, initial states and peepholes. Anything else is a CompileError.
+
+`ml.gru` and `ml.rnn` are unrolled the same way (`decompose_gru_rnn`): one input projection, then
+per step one matmul with all recurrent weights. GRU (gates z, r, h):
+    z = f(xz + h Rz^T + bz), r = f(xr + h Rr^T + br)
+    hh = g(xh + (r * h) Rh^T + Rbh)        or, with linear_before_reset, g(xh + r * (h Rh^T + Rbh))
+    h = hh + z * (h - hh)                  (= (1 - z) * hh + z * h)
+RNN: h = f(x W^T + h R^T + Wb + Rb). Their activations may be the defaults or any of Tanh,
+Sigmoid and Relu; layout 1 is handled by transposing in and out. Still CompileErrors: `clip`,
+`sequence_lens`, other activations, a sequence length that is not static.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from mlir_lite.ir.builder import Builder
+from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.dialects.ml._infer import operand_groups
+from mlir_lite.ir.dialects.ml.rnn import DEFAULT_ACTIVATIONS, RNN_OPERANDS
+from mlir_lite.errors import CompileError
+from mlir_lite.passes.registry import function_pass
+from mlir_lite.ir.types import TensorType
+
+__all__ = ["decompose_rnn", "decompose_lstm", "decompose_gru_rnn", "DECOMPOSED"]
+
+DECOMPOSED = ("ml.lstm", "ml.gru", "ml.rnn")
+
+
+def decompose_rnn(func: Operation, strict: bool = True) -> int:
+    """Decompose, in place, every op of `func` (regions included) that needs it; returns how
+    many were decomposed. An op that cannot be is a CompileError, or with `strict=False` is
+    left as it is (the pass does that: compiling the function then reports it)."""
+    todo = [op for op in func.walk() if op.name in DECOMPOSED]
+    done = 0
+    for op in todo:
+        try:
+            decompose_lstm(op) if op.name == "ml.lstm" else decompose_gru_rnn(op)
+            done += 1
+        except CompileError:
+            if strict:
+                raise
+    return done
+
+
+@function_pass("decompose-rnn",
+               summary="expand ops the TVM backend runs as smaller ops (ml.lstm, ml.gru, "
+                       "ml.rnn), so that fusion "
+                       "sees the smaller ops")
+def _decompose_pass(module: Operation, ctx: object) -> bool:
+    changed = 0
+    for f in [op for op in module.walk() if op.name == "func.func"]:
+        changed += decompose_rnn(f, strict=False)
+    return changed > 0
+
+
+def _slice(b: Builder, v: Value, start: int, end: int, axis: int) -> Value:
+    return b.op("ml.slice", v, starts=(start,), ends=(end,), axes=(axis,))
+
+
+def _pick(b: Builder, v: Value, i: int) -> Value:
+    """`v[i]` along axis 0, that axis removed."""
+    return b.op("ml.squeeze", _slice(b, v, i, i + 1, 0), axes=(0,))
+
+
+def _checked_sizes(op: Operation, g: dict, layout: int, unsupported: List[str]
+                   ) -> Tuple[int, int]:
+    """The sequence length and hidden size of recurrent op `op` (operand groups `g`); raises a
+    CompileError listing `unsupported` plus a sequence length that is not static, if any."""
+    xt = g["x"].type
+    seq = None
+    if isinstance(xt, TensorType) and xt.shape is not None and len(xt.shape) == 3:
+        seq = xt.shape[1 if layout else 0]
+    if type(seq) is not int:
+        unsupported.append("a sequence length that is not static")
+    if unsupported:
+        raise CompileError(f"{op.name} with {', '.join(unsupported)} is not supported by the "
+                           "TVM backend", op.loc)
+    h = op.attributes.get("hidden_size")
+    return seq, int(h) if h is not None else g["r"].type.shape[-1]
+
+
+def decompose_lstm(op: Operation) -> None:
+    """Replace one `ml.lstm` by its unrolled computation (see the module docstring)."""
+    a = op.attributes
+    acts = tuple(a.get("activations") or ())
+    nd = 2 if a.get("direction", "forward") == "bidirectional" else 1
+    unsupported = []
+    if acts and acts != DEFAULT_ACTIVATIONS["lstm"] * nd:
+        unsupported.append(f"activations {list(acts)}")
+    if a.get("clip") is not None:
+        unsupported.append("clip")
+    if a.get("layout", 0) != 0:
+        unsupported.append("layout=1")
+    g = operand_groups(op.operands, a, RNN_OPERANDS["lstm"])
+    if g["sequence_lens"] is not None:
+        unsupported.append("sequence_lens")
+    seq, hidden = _checked_sizes(op, g, 0, unsupported)
+    b = Builder.before(op)
+    b.loc = op.loc
+    x = g["x"]
+    directions = ["forward", "reverse"] if nd == 2 else [a.get("direction", "forward")]
+    ys, hs, cs = [], [], []
+    for d, direction in enumerate(directions):
+        w_t = b.op("ml.transpose", _pick(b, g["w"], d), perm=(1, 0))       # (I, 4H)
+        r_t = b.op("ml.transpose", _pick(b, g["r"], d), perm=(1, 0))       # (H, 4H)
+        xw = b.op("ml.matmul", x, w_t)                                     # (S, B, 4H)
+        if g["b"] is not None:
+            bias = _pick(b, g["b"], d)                                     # (8H,)
+            bias = b.op("ml.add", _slice(b, bias, 0, 4 * hidden, 0),
+                        _slice(b, bias, 4 * hidden, 8 * hidden, 0))
+            xw = b.op("ml.add", xw, bias)
+        h: Optional[Value] = _pick(b, g["initial_h"], d) if g["initial_h"] is not None else None
+        c: Optional[Value] = _pick(b, g["initial_c"], d) if g["initial_c"] is not None else None
+        peep = None
+        if g["p"] is not None:
+            p = _pick(b, g["p"], d)
+            peep = [_slice(b, p, k * hidden, (k + 1) * hidden, 0) for k in range(3)]  # i, o, f
+        steps = range(seq) if direction == "forward" else range(seq - 1, -1, -1)
+        out: List[Optional[Value]] = [None] * seq
+        for t in steps:
+            gates = _pick(b, xw, t)                                        # (B, 4H)
+            if h is not None:
+                gates = b.op("ml.add", gates, b.op("ml.matmul", h, r_t))
+            gi, go, gf, gc = b.op("ml.split", gates, axis=1, num_outputs=4)
+            if peep is not None and c is not None:
+                gi = b.op("ml.add", gi, b.op("ml.mul", peep[0], c))
+                gf = b.op("ml.add", gf, b.op("ml.mul", peep[2], c))
+            i_g = b.op("ml.sigmoid", gi)
+            c_new = b.op("ml.mul", i_g, b.op("ml.tanh", gc))
+            if c is not None:
+                c_new = b.op("ml.add", b.op("ml.mul", b.op("ml.sigmoid", gf), c), c_new)
+            c = c_new
+            if peep is not None:
+                go = b.op("ml.add", go, b.op("ml.mul", peep[1], c))
+            h = b.op("ml.mul", b.op("ml.sigmoid", go), b.op("ml.tanh", c))
+            out[t] = b.op("ml.unsqueeze", h, axes=(0, 1))                  # (1, 1, B, H)
+        ys.append(out[0] if seq == 1 else b.op("ml.concat", *out, axis=0))
+        hs.append(b.op("ml.unsqueeze", h, axes=(0,)))
+        cs.append(b.op("ml.unsqueeze", c, axes=(0,)))
+    results = [ys[0] if nd == 1 else b.op("ml.concat", *ys, axis=1),
+               hs[0] if nd == 1 else b.op("ml.concat", *hs, axis=0),
+               cs[0] if nd == 1 else b.op("ml.concat", *cs, axis=0)]
+    for old, new in zip(op.results, results):
+        old.replace_all_uses_with(new)
+    op.erase()
+
+
+_SIMPLE_ACTS = {"Tanh": "ml.tanh", "Sigmoid": "ml.sigmoid", "Relu": "ml.relu"}
+
+
+def decompose_gru_rnn(op: Operation) -> None:
+    """Replace one `ml.gru` or `ml.rnn` by its unrolled computation (module docstring)."""
+    kind = op.name.split(".", 1)[1]
+    a = op.attributes
+    direction = a.get("direction", "forward")
+    nd = 2 if direction == "bidirectional" else 1
+    per = len(DEFAULT_ACTIVATIONS[kind])
+    acts = tuple(a.get("activations") or ()) or DEFAULT_ACTIVATIONS[kind] * nd
+    unsupported = []
+    bad_acts = [n for n in acts if n not in _SIMPLE_ACTS]
+    if bad_acts:
+        unsupported.append(f"activations {bad_acts}")
+    if a.get("clip") is not None:
+        unsupported.append("clip")
+    layout = int(a.get("layout", 0) or 0)
+    g = operand_groups(op.operands, a, RNN_OPERANDS[kind])
+    if g["sequence_lens"] is not None:
+        unsupported.append("sequence_lens")
+    seq, hidden = _checked_sizes(op, g, layout, unsupported)
+    ng = 3 if kind == "gru" else 1
+    lbr = bool(a.get("linear_before_reset", False))
+    b = Builder.before(op)
+    b.loc = op.loc
+    x = g["x"] if not layout else b.op("ml.transpose", g["x"], perm=(1, 0, 2))
+    h_init = g["initial_h"]
+    if h_init is not None and layout:
+        h_init = b.op("ml.transpose", h_init, perm=(1, 0, 2))
+    ys, hs = [], []
+    for d in range(nd):
+        f = [_SIMPLE_ACTS[n] for n in acts[d * per:(d + 1) * per]]
+        reverse = direction == "reverse" or d == 1
+        w_t = b.op("ml.transpose", _pick(b, g["w"], d), perm=(1, 0))       # (I, ng*H)
+        r_t = b.op("ml.transpose", _pick(b, g["r"], d), perm=(1, 0))       # (H, ng*H)
+        xw = b.op("ml.matmul", x, w_t)                                     # (S, B, ng*H)
+        rbh: Optional[Value] = None
+        if g["b"] is not None:
+            bias = _pick(b, g["b"], d)                                     # (2*ng*H,)
+            wb, rb = _slice(b, bias, 0, ng * hidden, 0), _slice(b, bias, ng * hidden,
+                                                                 2 * ng * hidden, 0)
+            if kind == "gru":  # Rbh stays apart: it sits inside the reset gate's product
+                rbh = _slice(b, rb, 2 * hidden, 3 * hidden, 0)
+                wzr = b.op("ml.add", _slice(b, wb, 0, 2 * hidden, 0),
+                           _slice(b, rb, 0, 2 * hidden, 0))
+                wb = b.op("ml.concat", wzr, _slice(b, wb, 2 * hidden, 3 * hidden, 0), axis=0)
+            else:
+                wb = b.op("ml.add", wb, rb)
+            xw = b.op("ml.add", xw, wb)
+        h: Optional[Value] = _pick(b, h_init, d) if h_init is not None else None
+        out: List[Optional[Value]] = [None] * seq
+        for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+            xt_ = _pick(b, xw, t)                                          # (B, ng*H)
+            if kind == "rnn":
+                pre = xt_ if h is None else b.op("ml.add", xt_, b.op("ml.matmul", h, r_t))
+                h = b.op(f[0], pre)
+            else:
+                h = _gru_step(b, xt_, h, r_t, rbh, hidden, f, lbr)
+            out[t] = b.op("ml.unsqueeze", h, axes=(0, 1))                  # (1, 1, B, H)
+        ys.append(out[0] if seq == 1 else b.op("ml.concat", *out, axis=0))
+        hs.append(b.op("ml.unsqueeze", h, axes=(0,)))
+    y = ys[0] if nd == 1 else b.op("ml.concat", *ys, axis=1)              # (S, nd, B, H)
+    y_h = hs[0] if nd == 1 else b.op("ml.concat", *hs, axis=0)            # (nd, B, H)
+    if layout:
+        y = b.op("ml.transpose", y, perm=(2, 0, 1, 3))
+        y_h = b.op("ml.transpose", y_h, perm=(1, 0, 2))
+    for old, new in zip(op.results, (y, y_h)):
+        old.replace_all_uses_with(new)
+    op.erase()
+
+
+def _gru_step(b: Builder, xt: Value, h: Optional[Value], r_t: Value, rbh: Optional[Value],
+              hidden: int, f: List[str], lbr: bool) -> Value:
+    """One GRU step from the projected input `xt` (B, 3H; bias folded in but Rbh)."""
+    xz, xr, xh = b.op("ml.split", xt, axis=1, num_outputs=3)
+    if h is None:  # a zero state: every product with h vanishes
+        z, r = b.op(f[0], xz), b.op(f[0], xr)
+        pre = xh
+        if rbh is not None:
+            pre = b.op("ml.add", xh, b.op("ml.mul", r, rbh) if lbr else rbh)
+        hh = b.op(f[1], pre)
+        return b.op("ml.sub", hh, b.op("ml.mul", z, hh))
+    rz_rr = _slice(b, r_t, 0, 2 * hidden, 1)                               # (H, 2H)
+    rh = _slice(b, r_t, 2 * hidden, 3 * hidden, 1)                         # (H, H)
+    hz, hr = b.op("ml.split", b.op("ml.matmul", h, rz_rr), axis=1, num_outputs=2)
+    z = b.op(f[0], b.op("ml.add", xz, hz))
+    r = b.op(f[0], b.op("ml.add", xr, hr))
+    if lbr:
+        hrh = b.op("ml.matmul", h, rh)
+        if rbh is not None:
+            hrh = b.op("ml.add", hrh, rbh)
+        pre = b.op("ml.add", xh, b.op("ml.mul", r, hrh))
+    else:
+        pre = b.op("ml.add", xh, b.op("ml.matmul", b.op("ml.mul", r, h), rh))
+        if rbh is not None:
+            pre = b.op("ml.add", pre, rbh)
+    hh = b.op(f[1], pre)
+    return b.op("ml.add", hh, b.op("ml.mul", z, b.op("ml.sub", h, hh)))
