@@ -36,7 +36,7 @@ from onnx import numpy_helper  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.reference import ReferenceProcess  # noqa: E402
-from mlir_lite.driver import compile# noqa: E402
+from mlir_lite.driver import compile  # noqa: E402
 
 # name: (C, H, W, M, k, stride, pad, group)
 SHAPES: Dict[str, Tuple[int, int, int, int, int, int, int, int]] = {

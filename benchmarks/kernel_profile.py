@@ -36,9 +36,9 @@ import onnx  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mlir_lite.backends.tvm.build import cpu_config  # noqa: E402
-from mlir_lite.driver.commands import measure  # noqa: E402
-from mlir_lite.driver import compile# noqa: E402
 from mlir_lite.backends.tvm.tune import block_flops  # noqa: E402
+from mlir_lite.driver import compile  # noqa: E402
+from mlir_lite.driver.commands import measure  # noqa: E402
 from tests.golden.models import MODELS, inputs_for  # noqa: E402
 
 _FMA_ISSUE_512 = {"znver4": 1}  # AVX-512 FMAs per cycle where it is not 2

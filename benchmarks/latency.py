@@ -47,11 +47,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mlir_lite  # noqa: E402
 from benchmarks.reference import ReferenceProcess, interleaved, local_timer  # noqa: E402
+from mlir_lite.driver import compile, compile_to_artifact  # noqa: E402
 from mlir_lite.driver.commands import measure  # noqa: E402
-from mlir_lite.driver import compile, compile_to_artifact# noqa: E402
 from mlir_lite.runtime.plan import count_kernel_calls  # noqa: E402
 from tests.golden.models import MODELS, inputs_for  # noqa: E402
-
 
 QUICK = ("mlp", "bert", "squeezenet")
 # The CPU-performance suite whose geomean the targets are stated over (the others are the

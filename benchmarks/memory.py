@@ -95,9 +95,9 @@ ORT_REPEATS = 3
 def _materialize(op: Operation, rewriter: Any) -> Any:
     """ConstantOfShape with a static shape -> ml.constant (fold-constants skips ops without
     operands, which is how the light models spell their weights)."""
+    import mlir_lite.ir.interpreter  # noqa: F401
     from mlir_lite.ir.attributes import DenseAttr
     from mlir_lite.ir.interpreter.rules import RULES
-    import mlir_lite.ir.interpreter  # noqa: F401
     if op.operands or not getattr(op.results[0].type, "is_static", False):
         return False
     arr = np.asarray(RULES[op.name](op)).astype(op.results[0].type.element.np_dtype)

@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 
 from mlir_lite import FuncOp, ModuleOp  # noqa: E402
 from mlir_lite.ir.builder import Builder  # noqa: E402
-from mlir_lite.passes.optimizers import SGD, build_train_step  # noqa: E402
 from mlir_lite.ir.types import tensor  # noqa: E402
+from mlir_lite.passes.optimizers import SGD, build_train_step  # noqa: E402
 
 BATCH, LR = 64, 0.05
 

@@ -24,7 +24,7 @@ train_step = tf.assign(W, W - learning_rate * W_grad)
 sess = tf.Session()
 sess.run(tf.initialize_all_variables())
 mnist = get_mnist(flatten=True, onehot=True)
-for i in range(1000):
+for _i in range(1000):
     batch_xs, batch_ys = mnist.train.next_batch(100)
     sess.run(train_step, feed_dict={x: batch_xs, y_: batch_ys})
 

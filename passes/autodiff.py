@@ -27,11 +27,11 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from mlir_lite.errors import MlirLiteError, PassError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.builder import Builder, InsertionPoint
 from mlir_lite.ir.core import Block, Operation, Value
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.errors import MlirLiteError, PassError
 from mlir_lite.ir.types import TensorType, Type
 
 from .autodiff_rules import VJP_RULES, VJPContext, free_values, is_float_type

@@ -29,8 +29,17 @@ from mlir_lite.ir.types import TensorType
 
 from .manager import Pass, PassContext
 from .registry import register_pass
-from .rewrite import (Decline, MatchResult, PatternDebug, PatternRewriter, RewritePattern,
-                      apply_patterns_greedily, constant_value, pattern, producer)
+from .rewrite import (
+    Decline,
+    MatchResult,
+    PatternDebug,
+    PatternRewriter,
+    RewritePattern,
+    apply_patterns_greedily,
+    constant_value,
+    pattern,
+    producer,
+)
 
 __all__ = ["Canonicalize", "CANONICALIZATION_PATTERNS", "canonicalization",
            "canonicalization_patterns"]

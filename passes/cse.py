@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import ChainMap
-from typing import Any, Dict, Hashable, Tuple
+from typing import Any, Hashable, Tuple
 
 from mlir_lite.ir.core import Block, Operation
 

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
+from mlir_lite.errors import CompileError
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.dialects.ml._infer import operand_groups
 from mlir_lite.ir.dialects.ml.rnn import DEFAULT_ACTIVATIONS, RNN_OPERANDS
-from mlir_lite.errors import CompileError
-from mlir_lite.passes.registry import function_pass
 from mlir_lite.ir.types import TensorType
+from mlir_lite.passes.registry import function_pass
 
 __all__ = ["decompose_rnn", "decompose_lstm", "decompose_gru_rnn", "DECOMPOSED"]
 

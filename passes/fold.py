@@ -26,8 +26,15 @@ from mlir_lite.ir.types import TensorType
 
 from .manager import Pass, PassContext
 from .registry import register_pass
-from .rewrite import (Decline, MatchResult, PatternDebug, PatternRewriter, RewritePattern,
-                      apply_patterns_greedily, constant_value)
+from .rewrite import (
+    Decline,
+    MatchResult,
+    PatternDebug,
+    PatternRewriter,
+    RewritePattern,
+    apply_patterns_greedily,
+    constant_value,
+)
 
 __all__ = ["FoldConstants", "FoldThroughInterpreter", "DEFAULT_MAX_ELEMENTS"]
 

@@ -26,8 +26,16 @@ from mlir_lite.ir.types import TensorType
 
 from .manager import Pass, PassContext
 from .registry import register_pass
-from .rewrite import (Decline, MatchResult, PatternDebug, PatternRewriter, apply_patterns_greedily,
-                      constant_value, pattern, producer)
+from .rewrite import (
+    Decline,
+    MatchResult,
+    PatternDebug,
+    PatternRewriter,
+    apply_patterns_greedily,
+    constant_value,
+    pattern,
+    producer,
+)
 
 __all__ = ["FoldBatchNorm", "fold_batchnorm_pattern"]
 

@@ -35,7 +35,7 @@ import dataclasses
 import heapq
 import json
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from mlir_lite.ir.attributes import NameLoc
 from mlir_lite.ir.core import Block, Operation, OpResult, Value

@@ -19,8 +19,8 @@ import sys
 import time
 from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from mlir_lite.ir.core import Operation
 from mlir_lite.errors import MlirLiteError, PassError, VerifyError
+from mlir_lite.ir.core import Operation
 
 __all__ = ["Pass", "PassContext", "PassManager", "PassInstrument", "PrintIRInstrument",
            "TimingInstrument", "verify_module", "module_text"]

@@ -46,10 +46,10 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 
 import numpy as np
 
-from mlir_lite.ir.core import Operation, Value
-from mlir_lite.runtime.arena import ArenaPlan, Variant, align, pack
 from mlir_lite.errors import MlirLiteError
+from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.types import TensorType
+from mlir_lite.runtime.arena import ArenaPlan, Variant, align, pack
 
 from .analysis.liveness import Liveness
 from .fusion import VIEW_OPS

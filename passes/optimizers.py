@@ -28,14 +28,14 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mlir_lite.errors import PassError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.errors import PassError
 from mlir_lite.ir.types import TensorType, Type
 
-from .autodiff import lookup_function, differentiate_into
+from .autodiff import differentiate_into, lookup_function
 from .autodiff_rules import VJPContext, is_float_type
 from .dce import dce
 

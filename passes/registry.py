@@ -23,8 +23,8 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Type, Union
 
-from mlir_lite.ir.core import Operation
 from mlir_lite.errors import PipelineError
+from mlir_lite.ir.core import Operation
 
 from .manager import Pass, PassContext, PassManager, PrintIRInstrument, TimingInstrument
 

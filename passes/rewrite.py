@@ -27,8 +27,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from mlir_lite.ir.attributes import DenseAttr, Location
 from mlir_lite.ir.core import OP_REGISTRY, Block, Operation, OpResult, Value

@@ -34,10 +34,10 @@ from typing import Any, Dict, List, Optional, Set
 
 import numpy as np
 
+from mlir_lite.errors import CompileError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.dialects.cf import TOKEN
-from mlir_lite.errors import CompileError
 from mlir_lite.ir.types import TensorType, i32
 
 from .manager import PassContext

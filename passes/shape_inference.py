@@ -20,7 +20,7 @@ them follow, repeated until nothing changes.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from mlir_lite.ir.core import Block, Operation, Value
 from mlir_lite.ir.types import FunctionType, TensorType, Type

@@ -11,8 +11,16 @@ import os
 
 os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))  # before TVM's pool starts
 
-from .build import (CompiledFunction, KernelInfo, compile_function, cuda_target,  # noqa: E402
-                    host_target, resolve_target, target_facts, unsupported_ops)
+from .build import (  # noqa: E402
+                    CompiledFunction,
+                    KernelInfo,
+                    compile_function,
+                    cuda_target,
+                    host_target,
+                    resolve_target,
+                    target_facts,
+                    unsupported_ops,
+)
 from .executor import Executor, Plan  # noqa: E402
 from .lower import KINDS, LOWERING, LowerContext, lower  # noqa: E402
 

@@ -25,8 +25,8 @@ import tvm_ffi
 
 from mlir_lite.errors import CompileError
 from mlir_lite.fileio import atomic_output
-from mlir_lite.runtime.plan import plan_to_json
 from mlir_lite.runtime.loader import ALIGN, FORMAT, FORMAT_VERSION, MEMBERS, checksum
+from mlir_lite.runtime.plan import plan_to_json
 
 from .build import CompiledFunction
 

@@ -26,17 +26,24 @@ import tvm  # noqa: E402
 import tvm_ffi  # noqa: E402
 from tvm import te, tirx  # noqa: E402
 
+from mlir_lite.errors import CompileError  # noqa: E402
 from mlir_lite.ir.core import Operation, Value  # noqa: E402
 from mlir_lite.ir.dialects.builtin import ModuleOp  # noqa: E402
-from mlir_lite.errors import CompileError  # noqa: E402
 from mlir_lite.ir.types import TensorType  # noqa: E402
-
-from . import (rules_dynamic, rules_index, rules_math, rules_misc, rules_nn,  # noqa: E402,F401
-               rules_dynamic_params, rules_quant, rules_shape)  # (registers the rules)
 from mlir_lite.passes.decompose_rnn import DECOMPOSED, decompose_rnn  # noqa: E402
+
+from . import (  # noqa: E402,F401
+    rules_dynamic,
+    rules_dynamic_params,  # (registers the rules)
+    rules_index,
+    rules_math,
+    rules_misc,
+    rules_nn,
+    rules_quant,
+    rules_shape,
+)
+from .executor import BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan, ViewStep, WhileStep  # noqa: E402
 from .fused import lower_fused  # noqa: E402
-from .executor import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan,  # noqa: E402
-                       ViewStep, WhileStep)
 from .lower import KINDS, LOWERING, LowerContext, tvm_dtype  # noqa: E402
 from .prepack import prepack_matmul_weights, prepack_weights  # noqa: E402
 from .rules_shape import reshape_shape  # noqa: E402

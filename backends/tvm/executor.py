@@ -2,8 +2,16 @@
 TVM's runtime, so that a saved artifact runs without the compiler; re-exported here."""
 from __future__ import annotations
 
-from mlir_lite.runtime.plan import (BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan, ViewStep,
-                            WhileStep)
+from mlir_lite.runtime.plan import (
+                            BufferSpec,
+                            Executor,
+                            ForStep,
+                            IfStep,
+                            KernelCall,
+                            Plan,
+                            ViewStep,
+                            WhileStep,
+)
 
 __all__ = ["BufferSpec", "KernelCall", "ViewStep", "IfStep", "ForStep", "WhileStep", "Plan",
            "Executor"]

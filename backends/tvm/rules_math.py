@@ -18,8 +18,7 @@ from mlir_lite.ir.dialects.ml._infer import norm_axes, norm_axis, operand_groups
 from mlir_lite.ir.dialects.ml.math import ACTIVATION_ATTRS
 
 from .fast_exp import fast_exp
-from .lower import (LowerContext, broadcast_index, broadcast_shape, dtype_of, lower,
-                    same_dim)
+from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, lower, same_dim
 
 __all__: List[str] = []
 

@@ -124,9 +124,11 @@ def _ms() -> Any:
 
 def _make_builder_runner(number: int = 3) -> Tuple[Any, Any]:
     ms = _ms()
-    from tvm.s_tir.meta_schedule.runner.local_runner import (default_alloc_argument,
-                                                             default_run_evaluator)
     from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.runner.local_runner import (
+        default_alloc_argument,
+        default_run_evaluator,
+    )
     built: Dict[str, Any] = {}
 
     @derived_object

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Sequence, Set, Tuple
 
+from mlir_lite.errors import DslError
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Block, Region, Value
-from mlir_lite.errors import DslError
 from mlir_lite.ir.types import TensorType, i1
 
 from .graph import Tensor, get_default_graph, shape_str, user_location

@@ -10,8 +10,21 @@ from typing import Any
 
 import numpy as np
 
-from mlir_lite.ir.types import (ElementType, bf16, element_type, element_type_from_numpy, f16, f32,
-                             f64, i1, i8, i16, i32, i64, u8)
+from mlir_lite.ir.types import (
+    ElementType,
+    bf16,
+    element_type,
+    element_type_from_numpy,
+    f16,
+    f32,
+    f64,
+    i1,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+)
 
 __all__ = ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
            "uint8", "bool_", "as_dtype", "default_dtype", "to_numpy_dtype"]

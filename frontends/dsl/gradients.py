@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Set
 
+from mlir_lite.errors import DslError, MlirLiteError
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Value
 from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.errors import DslError, MlirLiteError
 
 from .graph import Op, Tensor, describe, user_location
 from .lowering import Emitter, collect, dependencies, ones_like_value

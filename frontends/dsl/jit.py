@@ -36,13 +36,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from mlir_lite.driver.compile import CompileOptions, compile
+from mlir_lite.driver.executors import get_executor
 from mlir_lite.errors import DslError, MlirLiteError
 from mlir_lite.ir.types import TensorType, element_type_from_numpy
 
 from . import eager
-from mlir_lite.driver.compile import CompileOptions, compile
-from mlir_lite.driver.executors import get_executor
-
 from .graph import user_location
 from .jit_trace import GraphBreak, Piece, Tracer, where
 

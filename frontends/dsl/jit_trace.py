@@ -20,12 +20,12 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 
 import numpy as np
 
+from mlir_lite.errors import DslError, MlirLiteError
 from mlir_lite.ir.attributes import DenseAttr, FileLineColLoc, Location
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Block, Region, Value
 from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.errors import DslError, MlirLiteError
 from mlir_lite.ir.types import TensorType, element_type_from_numpy
 
 from . import eager

@@ -19,12 +19,12 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
+from mlir_lite.errors import DslError, MlirLiteError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Value
 from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.errors import DslError, MlirLiteError
 from mlir_lite.ir.types import TensorType
 
 from .graph import Op, Tensor, describe

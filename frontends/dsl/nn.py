@@ -12,7 +12,6 @@ from typing import Any, Optional, Sequence, Tuple
 from mlir_lite.errors import DslError
 
 from . import ops
-
 from .graph import Tensor, describe, user_location
 from .ops import as_tensor, make_op
 

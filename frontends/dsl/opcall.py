@@ -18,14 +18,13 @@ from typing import Any, Callable, Dict, Hashable, List, Sequence, Tuple
 
 import numpy as np
 
+from mlir_lite.driver.compile import CompileOptions, compile
+from mlir_lite.errors import DslError, MlirLiteError
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import OP_REGISTRY, Operation, Value
 from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.errors import DslError, MlirLiteError
 from mlir_lite.ir.types import TensorType, element_type_from_numpy
-
-from mlir_lite.driver.compile import CompileOptions, compile
 
 __all__ = ["run_op", "op_vjp", "array_type", "attrs_key", "clear_caches"]
 

@@ -13,9 +13,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mlir_lite.errors import DslError, InferenceError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import OP_REGISTRY
-from mlir_lite.errors import DslError, InferenceError
 from mlir_lite.ir.types import ElementType, i64
 
 from .dtypes import as_dtype, default_dtype, float32

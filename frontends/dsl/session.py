@@ -22,12 +22,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mlir_lite.ir.dialects.builtin import ModuleOp
-from mlir_lite.errors import DslError, MlirLiteError
-from mlir_lite.ir.types import TensorType
-
 from mlir_lite.driver.compile import CompileOptions, compile
 from mlir_lite.driver.executors import Executor, get_executor
+from mlir_lite.errors import DslError, MlirLiteError
+from mlir_lite.ir.dialects.builtin import ModuleOp
+from mlir_lite.ir.types import TensorType
 
 from .graph import Graph, Op, Tensor, describe, get_default_graph, shape_str, user_location
 from .lowering import Program, lower_program

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence
 
-
-from mlir_lite.ir.dialects.ml._infer import dims_equal_or_unknown as _dims_ok
 from mlir_lite.errors import DslError
+from mlir_lite.ir.dialects.ml._infer import dims_equal_or_unknown as _dims_ok
 
 from .dtypes import as_dtype, float32
 from .graph import Graph, Op, Tensor, describe, get_default_graph, shape_str, user_location

@@ -16,10 +16,10 @@ import numpy as np
 from onnx import AttributeProto, GraphProto, NodeProto, helper
 from onnx import defs as onnx_defs
 
+from mlir_lite.errors import MlirLiteError, OnnxImportError
 from mlir_lite.ir.attributes import DenseAttr, Location
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import OP_REGISTRY, Block, Operation, Region, Value
-from mlir_lite.errors import MlirLiteError, OnnxImportError
 from mlir_lite.ir.types import ElementType, TensorType, Type
 
 from .dtypes import element_of, tensor_type_of

@@ -5,8 +5,24 @@ from typing import Optional
 
 from onnx import TensorProto, TypeProto
 
-from mlir_lite.ir.types import (ElementType, TensorType, bf16, element_type, f16, f32, f64, i1, i8,
-                             i16, i32, i64, u8, u16, u32, u64)
+from mlir_lite.ir.types import (
+    ElementType,
+    TensorType,
+    bf16,
+    element_type,
+    f16,
+    f32,
+    f64,
+    i1,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+)
 
 from .registry import Unsupported
 

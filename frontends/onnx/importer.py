@@ -23,12 +23,12 @@ import numpy as np
 import onnx
 from onnx import GraphProto, ModelProto, NodeProto, TensorProto, TypeProto
 
+from mlir_lite.errors import MlirLiteError, OnnxImportError, UnsupportedOpError
 from mlir_lite.ir.attributes import DenseAttr, NameLoc
 from mlir_lite.ir.builder import Builder, InsertionPoint
 from mlir_lite.ir.core import Block, OpResult, Value
 from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.errors import MlirLiteError, OnnxImportError, UnsupportedOpError
 from mlir_lite.ir.types import TensorType, Type, f32
 
 from . import converters  # noqa: F401  (registers the converters)

@@ -7,10 +7,24 @@ and its subcommands) and the ONNX backend API (onnx_backend.py).
 """
 from __future__ import annotations
 
-from mlir_lite.driver.compile import (CompileInfo, CompileOptions, Compiled, compile,
-                                      compile_to_artifact, load_source, optimize, pipeline_for)
-from mlir_lite.driver.executors import (EXECUTORS, Executor, InterpreterExecutor, TvmExecutor,
-                                        get_executor, register_executor)
+from mlir_lite.driver.compile import (
+                                      Compiled,
+                                      CompileInfo,
+                                      CompileOptions,
+                                      compile,
+                                      compile_to_artifact,
+                                      load_source,
+                                      optimize,
+                                      pipeline_for,
+)
+from mlir_lite.driver.executors import (
+                                      EXECUTORS,
+                                      Executor,
+                                      InterpreterExecutor,
+                                      TvmExecutor,
+                                      get_executor,
+                                      register_executor,
+)
 from mlir_lite.driver.pipeline import LEVELS, PIPELINES
 
 __all__ = ["compile", "CompileOptions", "Compiled", "CompileInfo", "compile_to_artifact",

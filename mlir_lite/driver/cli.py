@@ -87,9 +87,9 @@ def _emit(text: str, out: Optional[str]) -> None:
 
 def _cmd_opt(args: argparse.Namespace) -> int:
     from mlir_lite.ir.parser import parse_module
-    from mlir_lite.passes.registry import load_plugin, parse_pipeline, run_pipeline
     from mlir_lite.ir.printer import print_module
     from mlir_lite.ir.verifier import verify
+    from mlir_lite.passes.registry import load_plugin, parse_pipeline, run_pipeline
     for plugin in args.load_pass_plugin or []:
         load_plugin(plugin)
     if args.pipeline:

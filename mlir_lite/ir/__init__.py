@@ -6,8 +6,15 @@ Importing this package registers every op (`mlir_lite.ir.dialects`)."""
 from __future__ import annotations
 
 from mlir_lite.ir import types
-from mlir_lite.ir.attributes import (UNIT, UNKNOWN_LOC, DenseAttr, FileLineColLoc, Location,
-                                     NameLoc, SymbolRef)
+from mlir_lite.ir.attributes import (
+                                     UNIT,
+                                     UNKNOWN_LOC,
+                                     DenseAttr,
+                                     FileLineColLoc,
+                                     Location,
+                                     NameLoc,
+                                     SymbolRef,
+)
 from mlir_lite.ir.core import Block, BlockArgument, Operation, OpResult, Region, Use, Value
 from mlir_lite.ir.dialects.builtin import Module, ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp

@@ -10,9 +10,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional, Sequence, Union
 
+from mlir_lite.errors import VerifyError
 from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
 from mlir_lite.ir.core import OP_REGISTRY, Block, Operation, Region, Value
-from mlir_lite.errors import VerifyError
 from mlir_lite.ir.types import Type
 
 __all__ = ["Builder", "InsertionPoint"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence
 
-from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
 from mlir_lite.errors import VerifyError
+from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
 from mlir_lite.ir.types import Type
 
 __all__ = ["Value", "OpResult", "BlockArgument", "Use", "Operation", "Block", "Region",

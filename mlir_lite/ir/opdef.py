@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from mlir_lite.errors import InferenceError, VerifyError
 from mlir_lite.ir.attributes import UNKNOWN_LOC, DenseAttr, Location, SymbolRef, UnitAttr
 from mlir_lite.ir.core import OP_REGISTRY, Operation, Region, Value
-from mlir_lite.errors import InferenceError, VerifyError
-from mlir_lite.ir.types import ElementType, TensorType, Type
+from mlir_lite.ir.types import TensorType, Type
 
 __all__ = [
     "OperandDef", "AttrDef", "define_op", "DIALECTS", "ops_of_dialect", "types_compatible",

@@ -9,16 +9,31 @@ from __future__ import annotations
 import gc
 import re
 import struct
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mlir_lite.ir.attributes import (UNIT, UNKNOWN_LOC, DenseAttr, FileLineColLoc, Location, NameLoc,
-                         SymbolRef)
-from mlir_lite.ir.core import Block, Operation, Region, Value
 from mlir_lite.errors import ParseError
-from mlir_lite.ir.types import (ElementType, FunctionType, IndexType, NoneType, TensorType, TupleType, Type,
-                    element_type)
+from mlir_lite.ir.attributes import (
+    UNIT,
+    UNKNOWN_LOC,
+    DenseAttr,
+    FileLineColLoc,
+    Location,
+    NameLoc,
+    SymbolRef,
+)
+from mlir_lite.ir.core import Block, Operation, Region, Value
+from mlir_lite.ir.types import (
+    ElementType,
+    FunctionType,
+    IndexType,
+    NoneType,
+    TensorType,
+    TupleType,
+    Type,
+    element_type,
+)
 
 __all__ = ["parse_module", "parse_type", "parse_attribute"]
 

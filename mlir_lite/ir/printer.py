@@ -19,10 +19,17 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from mlir_lite.ir.attributes import (UNKNOWN_LOC, DenseAttr, FileLineColLoc, Location, NameLoc, SymbolRef,
-                         UnitAttr, _escape, _quote_symbol)
+from mlir_lite.ir.attributes import (
+    UNKNOWN_LOC,
+    DenseAttr,
+    Location,
+    SymbolRef,
+    UnitAttr,
+    _escape,
+    _quote_symbol,
+)
 from mlir_lite.ir.core import Block, Operation, Region, Value
-from mlir_lite.ir.types import ElementType, FunctionType, TensorType, Type
+from mlir_lite.ir.types import ElementType, FunctionType, Type
 
 __all__ = ["print_module", "print_op", "print_attribute", "print_type", "print_location",
            "format_float", "DENSE_HEX_THRESHOLD"]

@@ -11,10 +11,10 @@ offending op. It checks that:
 """
 from __future__ import annotations
 
-from typing import List, Set
+from typing import Set
 
+from mlir_lite.errors import MlirLiteError, VerifyError
 from mlir_lite.ir.core import Block, Operation, Value
-from mlir_lite.errors import VerifyError, MlirLiteError
 
 __all__ = ["verify"]
 

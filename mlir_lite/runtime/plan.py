@@ -44,8 +44,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import tvm
 
-from mlir_lite.runtime.arena import ArenaPlan, align, arena_plan_from_json, arena_plan_to_json
 from mlir_lite.errors import ExecutionError
+from mlir_lite.runtime.arena import ArenaPlan, align, arena_plan_from_json, arena_plan_to_json
 
 __all__ = ["BufferSpec", "KernelCall", "ViewStep", "IfStep", "ForStep", "WhileStep", "Plan",
            "Executor", "evaluate", "free_symbols", "plan_to_json", "plan_from_json",

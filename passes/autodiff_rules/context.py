@@ -9,10 +9,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from mlir_lite.errors import PassError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Block, Operation, Value
-from mlir_lite.errors import PassError
 from mlir_lite.ir.opdef import types_compatible
 from mlir_lite.ir.types import ElementType, TensorType, Type, i1, i64
 

@@ -12,7 +12,12 @@ from typing import Any, List, Optional, Sequence
 import numpy as np
 
 from mlir_lite.ir.core import Operation, Value
-from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups, spatial_params, window_out_dim
+from mlir_lite.ir.dialects.ml._infer import (
+    norm_axis,
+    operand_groups,
+    spatial_params,
+    window_out_dim,
+)
 from mlir_lite.ir.types import i64
 
 from .context import VJPContext

@@ -236,7 +236,6 @@ def test_runtime_needs_no_compiler(artifact: str) -> None:
 
 def test_lstm_kernels_are_shared_between_steps() -> None:
     from mlir_lite.driver import compile
-
     from tests.golden.models import lstm
     fn = compile(lstm(direction="forward", seq=5), opt_level=1).executable
     calls = count_kernel_calls(fn.plan.steps)

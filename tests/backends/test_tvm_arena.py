@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 pytest.importorskip("tvm")
 
 from mlir_lite.backends.tvm.build import compile_function  # noqa: E402
-from mlir_lite.driver import compile, load_source, pipeline_for# noqa: E402
+from mlir_lite.driver import compile, load_source, pipeline_for  # noqa: E402
 from mlir_lite.frontends.onnx import import_onnx  # noqa: E402
 from mlir_lite.ir.interpreter import run  # noqa: E402
 from mlir_lite.passes.memory_plan import plan_memory, verify_plan  # noqa: E402

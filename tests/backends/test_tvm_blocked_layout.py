@@ -17,15 +17,15 @@ ort = pytest.importorskip("onnxruntime")
 
 from mlir_lite import FuncOp, import_onnx  # noqa: E402
 from mlir_lite.backends.tvm import compile_function  # noqa: E402
-from mlir_lite.driver import compile, pipeline_for# noqa: E402
-from mlir_lite.ir.builder import Builder  # noqa: E402
+from mlir_lite.driver import compile, pipeline_for  # noqa: E402
 from mlir_lite.errors import InferenceError  # noqa: E402
+from mlir_lite.ir.builder import Builder  # noqa: E402
 from mlir_lite.ir.interpreter import run  # noqa: E402
 from mlir_lite.ir.parser import parse_module  # noqa: E402
-from mlir_lite.passes.layout import to_blocked_array  # noqa: E402
-from mlir_lite.passes.registry import run_pipeline  # noqa: E402
 from mlir_lite.ir.printer import print_module  # noqa: E402
 from mlir_lite.ir.types import tensor  # noqa: E402
+from mlir_lite.passes.layout import to_blocked_array  # noqa: E402
+from mlir_lite.passes.registry import run_pipeline  # noqa: E402
 
 TOL = {"rtol": 1e-4, "atol": 1e-5}
 PRE = "canonicalize,fold-constants,fold-batchnorm,cse,dce,shape-inference"

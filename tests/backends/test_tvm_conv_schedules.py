@@ -10,16 +10,18 @@ import pytest
 
 pytest.importorskip("tvm")
 
+from tvm_test_util import check_against_interpreter, multi_op_module, ttype  # noqa: E402
+
 from mlir_lite import FuncOp, ModuleOp  # noqa: E402
-from mlir_lite.backends.tvm import compile_function  # noqa: E402
-from mlir_lite.backends.tvm import schedules  # noqa: E402
+from mlir_lite.backends.tvm import (
+    compile_function,  # noqa: E402
+    schedules,  # noqa: E402
+)
 from mlir_lite.backends.tvm.build import cpu_config  # noqa: E402
 from mlir_lite.backends.tvm.schedules.conv import conv_plan  # noqa: E402
 from mlir_lite.ir.builder import Builder  # noqa: E402
 from mlir_lite.ir.interpreter import run  # noqa: E402
 from mlir_lite.passes.registry import run_pipeline  # noqa: E402
-
-from tvm_test_util import check_against_interpreter, multi_op_module, ttype  # noqa: E402
 
 R = np.random.default_rng(7)
 TOL = {"rtol": 1e-4, "atol": 1e-4}

@@ -8,14 +8,14 @@ import pytest
 
 pytest.importorskip("tvm")
 
-from mlir_lite import DenseAttr, FuncOp, ModuleOp  # noqa: E402
-from mlir_lite.ir.builder import Builder  # noqa: E402
-from mlir_lite.errors import CompileError, ExecutionError  # noqa: E402
-from mlir_lite.ir.interpreter import run  # noqa: E402
-from mlir_lite.ir.types import f32, i32, i64, tensor  # noqa: E402
-from mlir_lite.backends.tvm import compile_function  # noqa: E402
-
 from tvm_test_util import check_against_interpreter, multi_op_module  # noqa: E402
+
+from mlir_lite import DenseAttr, FuncOp, ModuleOp  # noqa: E402
+from mlir_lite.backends.tvm import compile_function  # noqa: E402
+from mlir_lite.errors import CompileError, ExecutionError  # noqa: E402
+from mlir_lite.ir.builder import Builder  # noqa: E402
+from mlir_lite.ir.interpreter import run  # noqa: E402
+from mlir_lite.ir.types import f32, i32, tensor  # noqa: E402
 
 R = np.random.default_rng(0)
 
@@ -315,9 +315,9 @@ def test_symbolic_dims_broadcast_at_run_time_and_mismatches_are_errors() -> None
     broadcast when it is 1 and refuse anything else (never read out of bounds)."""
     import mlir_lite as ml
     from mlir_lite.backends.tvm.build import compile_function
+    from mlir_lite.errors import ExecutionError
     from mlir_lite.ir.builder import Builder
     from mlir_lite.ir.dialects.func import FuncOp
-    from mlir_lite.errors import ExecutionError
     from mlir_lite.ir.interpreter import run as interpret
 
     m = ml.ModuleOp.empty()

@@ -12,11 +12,11 @@ import pytest
 tvm = pytest.importorskip("tvm")
 
 from mlir_lite import FuncOp, ModuleOp  # noqa: E402
-from mlir_lite.ir.builder import Builder  # noqa: E402
+from mlir_lite.backends.tvm import compile_function, cuda_target  # noqa: E402
 from mlir_lite.errors import ExecutionError  # noqa: E402
+from mlir_lite.ir.builder import Builder  # noqa: E402
 from mlir_lite.ir.interpreter import run  # noqa: E402
 from mlir_lite.ir.types import i64, tensor  # noqa: E402
-from mlir_lite.backends.tvm import compile_function, cuda_target  # noqa: E402
 
 HAS_GPU = tvm.cuda(0).exist
 NVCC = shutil.which("nvcc") or ("/usr/local/cuda-13.0/bin/nvcc"

@@ -5,7 +5,6 @@ fewer kernel calls than at -O1."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 
 pytest.importorskip("tvm")
@@ -17,10 +16,9 @@ from mlir_lite.driver import compile
 from mlir_lite.frontends.onnx import import_onnx
 from mlir_lite.ir.interpreter import run
 from mlir_lite.ir.parser import parse_module
+from mlir_lite.ir.printer import print_module
 from mlir_lite.passes.registry import run_pipeline
 from mlir_lite.runtime.plan import count_kernel_calls
-from mlir_lite.ir.printer import print_module
-
 from tests.golden.models import MODELS, SLOW, inputs_for
 from tests.unit.test_fusion_property import dags
 

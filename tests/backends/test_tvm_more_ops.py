@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("tvm")
 
-from mlir_lite.errors import ExecutionError  # noqa: E402
-from mlir_lite.backends.tvm import compile_function  # noqa: E402
-
 from tvm_test_util import check_against_interpreter, multi_op_module  # noqa: E402
+
+from mlir_lite.backends.tvm import compile_function  # noqa: E402
+from mlir_lite.errors import ExecutionError  # noqa: E402
 
 R = np.random.default_rng(7)
 

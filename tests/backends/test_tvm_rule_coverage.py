@@ -21,16 +21,15 @@ ort = pytest.importorskip("onnxruntime")
 
 import onnx  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
+from tvm_test_util import multi_op_module  # noqa: E402
 
 from mlir_lite import backend  # noqa: E402
-from mlir_lite.ir.core import OP_REGISTRY  # noqa: E402
-from mlir_lite.errors import CompileError, ExecutionError  # noqa: E402
-from mlir_lite.backends.tvm.build import _HOST_OPS  # noqa: E402
-from mlir_lite.passes.decompose_rnn import DECOMPOSED  # noqa: E402
 from mlir_lite.backends.tvm import compile_function, cuda_target  # noqa: E402
+from mlir_lite.backends.tvm.build import _HOST_OPS  # noqa: E402
 from mlir_lite.backends.tvm.lower import LOWERING  # noqa: E402
-
-from tvm_test_util import multi_op_module  # noqa: E402
+from mlir_lite.errors import CompileError, ExecutionError  # noqa: E402
+from mlir_lite.ir.core import OP_REGISTRY  # noqa: E402
+from mlir_lite.passes.decompose_rnn import DECOMPOSED  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 R = np.random.default_rng(11)

@@ -16,11 +16,11 @@ pytest.importorskip("tvm")
 
 from mlir_lite import FuncOp, ModuleOp  # noqa: E402
 from mlir_lite.backends.tvm import compile_function  # noqa: E402
-from mlir_lite.ir.builder import Builder  # noqa: E402
 from mlir_lite.errors import ExecutionError  # noqa: E402
+from mlir_lite.ir.builder import Builder  # noqa: E402
 from mlir_lite.ir.interpreter import run  # noqa: E402
-from mlir_lite.passes.autodiff import build_vjp  # noqa: E402
 from mlir_lite.ir.types import TensorType, element_type_from_numpy  # noqa: E402
+from mlir_lite.passes.autodiff import build_vjp  # noqa: E402
 
 RTOL, ATOL = 1e-5, 1e-5
 REDUCTIONS = ["none", "add", "mul", "max", "min"]

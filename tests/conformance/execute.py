@@ -96,8 +96,7 @@ def run_case(case: Case, executor: str = "interpreter") -> Dict[str, Any]:
     With the compiled executor ("tvm"), a CompileError (e.g. an op without a lowering rule)
     counts as *unsupported*."""
     from mlir_lite import backend
-    from mlir_lite.errors import (CompileError, MlirLiteError, OnnxImportError,
-                                   UnsupportedOpError)
+    from mlir_lite.errors import CompileError, MlirLiteError, OnnxImportError, UnsupportedOpError
     t0 = time.perf_counter()
     try:
         model, data_sets = load_data(case)

@@ -17,8 +17,7 @@ import signal
 import time
 from collections import deque
 from multiprocessing.connection import Connection, wait
-from typing import (Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple,
-                    Union)
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 __all__ = ["WorkerPool"]
 

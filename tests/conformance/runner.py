@@ -72,10 +72,11 @@ def run_conformance(suites: Sequence[str] = SUITES, *, jobs: int = 2, timeout: f
     if compiled:
         import mlir_lite.backends.tvm.driver  # noqa: F401  (TVM and the passes loaded once,
         import mlir_lite.passes.registry  # noqa: F401   before forking)
+    import onnx.backend.test.runner  # noqa: F401
+
     import mlir_lite.backend  # noqa: F401  (imported before forking: warm workers)
     import mlir_lite.frontends.onnx  # noqa: F401
     import mlir_lite.ir.interpreter  # noqa: F401
-    import onnx.backend.test.runner  # noqa: F401
     cases = collect(suites)
     if name_filter:
         pat = re.compile(name_filter)

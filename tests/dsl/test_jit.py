@@ -21,7 +21,7 @@ def test_compiles_once_and_replays():
     def f(x, w, scale):
         return (x @ w).relu() * scale
     x, w = T(4, 3), T(3, 2)
-    for k in range(3):
+    for _k in range(3):
         r = f(x, w, 2.0)
         np.testing.assert_allclose(r.data, np.maximum(x.data @ w.data, 0) * 2, rtol=1e-5)
     assert f.compiles == 1 and f.entries and sum(e.calls for es in f.entries.values()

@@ -45,7 +45,7 @@ def test_tf1_mnist_program_trains():
     test_feed = {x: mnist.test.images, y_: mnist.test.labels}
     loss0, acc0 = sess.run([cross_entropy, accuracy], feed_dict=test_feed)
     assert abs(loss0 - np.log(10)) < 1e-5  # W = 0: uniform predictions
-    for i in range(50):
+    for _i in range(50):
         batch_xs, batch_ys = mnist.train.next_batch(100)
         sess.run(train_step, feed_dict={x: batch_xs, y_: batch_ys})
     loss1, acc1 = sess.run([cross_entropy, accuracy], feed_dict=test_feed)

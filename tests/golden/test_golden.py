@@ -10,8 +10,8 @@ import onnx
 import pytest
 
 import mlir_lite
-from mlir_lite.driver.commands import ort_session
 from mlir_lite.driver import compile_to_artifact
+from mlir_lite.driver.commands import ort_session
 
 from .models import MODELS, SLOW, inputs_for
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from mlir_lite.errors import OnnxImportError, UnsupportedOpError
 from mlir_lite.frontends.onnx import check_model, import_onnx

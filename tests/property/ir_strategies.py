@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import mlir_lite as ml
-from mlir_lite.ir.attributes import DenseAttr, FileLineColLoc, NameLoc, UNKNOWN_LOC
+from mlir_lite.ir.attributes import UNKNOWN_LOC, DenseAttr, FileLineColLoc, NameLoc
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import OP_REGISTRY, Block, Region, Value
 from mlir_lite.ir.dialects.func import FuncOp

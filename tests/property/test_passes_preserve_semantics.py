@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from mlir_lite.ir.interpreter import run
 from mlir_lite.ir.parser import parse_module
-from mlir_lite.passes.registry import run_pipeline
 from mlir_lite.ir.printer import print_module
 from mlir_lite.ir.verifier import verify
+from mlir_lite.passes.registry import run_pipeline
 
 from .ir_strategies import modules, random_inputs
 

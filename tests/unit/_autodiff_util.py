@@ -16,9 +16,9 @@ from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
 from mlir_lite.ir.interpreter import run
-from mlir_lite.passes.autodiff import build_vjp
 from mlir_lite.ir.types import TensorType, tensor
 from mlir_lite.ir.verifier import verify
+from mlir_lite.passes.autodiff import build_vjp
 
 
 def f64(*shape) -> TensorType:

@@ -7,8 +7,8 @@ import numpy as np
 
 from mlir_lite.ir.interpreter import run
 from mlir_lite.ir.parser import parse_module
-from mlir_lite.passes import run_pipeline
 from mlir_lite.ir.types import TensorType
+from mlir_lite.passes import run_pipeline
 
 
 def random_inputs(module, seed: int = 0, func: str = "main") -> List[np.ndarray]:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from mlir_lite.ir.interpreter import run
-from mlir_lite.passes.autodiff import build_vjp
 from mlir_lite.ir.types import tensor
+from mlir_lite.passes.autodiff import build_vjp
 
 from ._autodiff_util import make_module
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlir_lite.errors import PassError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import Block, Region
-from mlir_lite.errors import PassError
 from mlir_lite.ir.interpreter import run
-from mlir_lite.passes.autodiff import build_grad, build_vjp
 from mlir_lite.ir.types import TensorType, i1, i64
+from mlir_lite.passes.autodiff import build_grad, build_vjp
 
 from ._autodiff_util import check_grads, f64, make_module
 

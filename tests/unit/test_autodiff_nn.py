@@ -100,8 +100,8 @@ def test_conv1d_and_conv3d():
 def test_conv_symbolic_batch():
     """The batch dim is a symbol: the gradient code is shape-polymorphic in it."""
     from mlir_lite.ir.interpreter import run
-    from mlir_lite.passes.autodiff import build_vjp
     from mlir_lite.ir.types import tensor
+    from mlir_lite.passes.autodiff import build_vjp
     rng = np.random.default_rng(8)
     xt = tensor(["N", 4, 7, 7], "f64")
     m = make_module([xt, f64(4, 2, 3, 3)], lambda b, x, w: b.op(
@@ -122,8 +122,8 @@ def test_conv_symbolic_batch():
 def test_conv_symbolic_spatial_with_stride():
     """Spatial dims unknown: dx is built larger and cropped at run time."""
     from mlir_lite.ir.interpreter import run
-    from mlir_lite.passes.autodiff import build_vjp
     from mlir_lite.ir.types import tensor
+    from mlir_lite.passes.autodiff import build_vjp
     rng = np.random.default_rng(9)
     attrs = dict(strides=(2, 2), pads=(1, 1, 1, 1))
     m = make_module([tensor([1, 2, "H", "W"], "f64"), f64(3, 2, 3, 3)],
@@ -175,8 +175,8 @@ def test_global_pool(name):
 
 def test_max_pool_symbolic_batch():
     from mlir_lite.ir.interpreter import run
-    from mlir_lite.passes.autodiff import build_vjp
     from mlir_lite.ir.types import tensor
+    from mlir_lite.passes.autodiff import build_vjp
     m = make_module([tensor(["N", 2, 6, 6], "f64")], lambda b, x: b.op(
         "ml.max_pool", x, kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1)))
     build_vjp(m, "main", [0])

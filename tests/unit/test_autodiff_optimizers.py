@@ -11,9 +11,9 @@ import pytest
 
 from mlir_lite.errors import PassError
 from mlir_lite.ir.interpreter import run
-from mlir_lite.passes.optimizers import SGD, Adam, Muon, build_train_step
 from mlir_lite.ir.types import tensor
 from mlir_lite.ir.verifier import verify
+from mlir_lite.passes.optimizers import SGD, Adam, Muon, build_train_step
 
 from ._autodiff_util import make_module
 

@@ -110,8 +110,8 @@ def test_concat_and_split():
 
 def test_reshape_and_concat_with_symbolic_dims():
     from mlir_lite.ir.interpreter import run
-    from mlir_lite.passes.autodiff import build_vjp
     from mlir_lite.ir.types import tensor
+    from mlir_lite.passes.autodiff import build_vjp
 
     def body(b, x, y):
         c = b.op("ml.concat", x, y, axis=0)                    # (N + M, 3)
@@ -132,8 +132,8 @@ def test_broadcast_against_symbolic_dims():
     """x: (N, 1) times y: (N, K) where N, K are symbols; x's 1 is summed over statically; a
     (?)-dim operand that may be 1 or not is resolved at run time."""
     from mlir_lite.ir.interpreter import run
-    from mlir_lite.passes.autodiff import build_vjp
     from mlir_lite.ir.types import tensor
+    from mlir_lite.passes.autodiff import build_vjp
     m = make_module([tensor(["N", 1], "f64"), tensor(["N", "K"], "f64"), tensor([None], "f64")],
                     lambda b, x, y, z: b.op("ml.mul", b.op("ml.mul", x, y), z))
     build_vjp(m, "main", [0, 1, 2])
@@ -209,8 +209,8 @@ def test_topk_trilu_reverse_sequence():
 
 def test_unknown_batch_dim_needs_no_run_time_unbroadcast():
     """(?, 4) + (4,): the other operand has no dim 0, so dim 0 of x cannot be a broadcast 1."""
-    from mlir_lite.passes.autodiff import build_vjp
     from mlir_lite.ir.types import tensor
+    from mlir_lite.passes.autodiff import build_vjp
     m = make_module([tensor([None, 4], "f64"), f64(4)], lambda b, x, y: b.op("ml.add", x, y))
     g = build_vjp(m, "main", [0, 1])
     names = [op.name for op in g.walk()]

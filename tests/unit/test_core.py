@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import mlir_lite as ml
+from mlir_lite.errors import InferenceError, VerifyError
 from mlir_lite.ir.attributes import DenseAttr, NameLoc
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Block, Operation, Region
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.errors import InferenceError, VerifyError
 from mlir_lite.ir.verifier import verify
 
 T = ml.types.tensor([2, "N"], "f32")

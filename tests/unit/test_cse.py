@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.parser import parse_module
+from mlir_lite.ir.types import tensor
 from mlir_lite.passes import run_pipeline
 from mlir_lite.passes.cse import op_key
-from mlir_lite.ir.types import tensor
 
 from ._pass_util import check_pass_preserves, op_names
 

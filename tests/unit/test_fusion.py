@@ -7,9 +7,9 @@ import pytest
 
 from mlir_lite.errors import PassError, VerifyError
 from mlir_lite.ir.parser import parse_module
+from mlir_lite.ir.verifier import verify
 from mlir_lite.passes import PassContext, PassManager, parse_pipeline
 from mlir_lite.passes.fusion import count_kernels, fuse_module, op_pattern
-from mlir_lite.ir.verifier import verify
 
 from ._pass_util import check_pass_preserves, op_names
 

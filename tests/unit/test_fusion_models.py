@@ -10,8 +10,8 @@ from onnx import helper
 
 from mlir_lite import import_onnx
 from mlir_lite.ir.interpreter import run
-from mlir_lite.passes import PassManager, parse_pipeline
 from mlir_lite.ir.verifier import verify
+from mlir_lite.passes import PassManager, parse_pipeline
 
 from ..onnx import _models as M
 

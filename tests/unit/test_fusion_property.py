@@ -19,10 +19,10 @@ from mlir_lite.ir.dialects.func import FuncOp
 from mlir_lite.ir.dialects.ml.fused import FUSION_KINDS
 from mlir_lite.ir.interpreter import run
 from mlir_lite.ir.parser import parse_module
-from mlir_lite.passes.fusion import ANCHOR_OPS, REDUCTION_OPS, count_kernels
-from mlir_lite.passes.registry import run_pipeline
 from mlir_lite.ir.printer import print_module
 from mlir_lite.ir.verifier import verify
+from mlir_lite.passes.fusion import ANCHOR_OPS, REDUCTION_OPS, count_kernels
+from mlir_lite.passes.registry import run_pipeline
 
 from ..property.ir_strategies import modules, random_inputs
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from mlir_lite import FuncOp, ModuleOp
+from mlir_lite.errors import ExecutionError
 from mlir_lite.ir.attributes import DenseAttr, NameLoc, SymbolRef
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Block, Operation, Region
-from mlir_lite.errors import ExecutionError
 from mlir_lite.ir.interpreter import DEAD, Interpreter, run
 from mlir_lite.ir.types import TensorType, f32, i1, i32, i64, tensor
 

@@ -13,8 +13,14 @@ from mlir_lite.ir.interpreter import Interpreter, run
 from mlir_lite.ir.parser import parse_module
 from mlir_lite.passes import run_pipeline
 from mlir_lite.passes.analysis.liveness import Liveness
-from mlir_lite.passes.memory_plan import (Buffer, MemoryPlan, PlanError, plan_memory,
-                                          probe_shapes, verify_plan)
+from mlir_lite.passes.memory_plan import (
+    Buffer,
+    MemoryPlan,
+    PlanError,
+    plan_memory,
+    probe_shapes,
+    verify_plan,
+)
 
 from ..onnx import _models as M
 
@@ -93,7 +99,7 @@ def test_plan_chain_in_place_and_reuse() -> None:
     assert not no_inplace.inplace_of and no_inplace.arena_bytes == 2 * 256
     chain = parse_module(CHAIN.replace('"ml.matmul"(%d, %x)', '"ml.neg"(%d)').replace(
         '"ml.matmul"(%e, %d)', '"ml.matmul"(%e, %e)').replace(
-        ': (tensor<8x8xf32>, tensor<8x8xf32>) -> tensor<8x8xf32>\n  %f', 
+        ': (tensor<8x8xf32>, tensor<8x8xf32>) -> tensor<8x8xf32>\n  %f',
         ': (tensor<8x8xf32>) -> tensor<8x8xf32>\n  %f'))
     one = plan_memory(chain["main"])
     verify_plan(one)
@@ -195,8 +201,8 @@ def test_a_returned_value_is_never_overwritten_in_place() -> None:
     """Found by the property test: %4 is returned and also the last use of the final step."""
     import numpy as np
 
-    from mlir_lite.ir.parser import parse_module
     from mlir_lite.ir.interpreter import run
+    from mlir_lite.ir.parser import parse_module
     from mlir_lite.passes.memory_plan import plan_memory, verify_plan
     m = parse_module("""func.func @main(%0: tensor<1x1xf32>) -> (tensor<1x1xf32>, tensor<1x1xf32>) {
   %4 = "ml.transpose"(%0) {perm = array<i64: 1, 0>} : (tensor<1x1xf32>) -> tensor<1x1xf32>

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import onnx
 import pytest
 
+from mlir_lite.driver.plan_command import register
 from mlir_lite.errors import MlirLiteError
 from mlir_lite.passes.memory_plan import MemoryPlan, verify_plan
-from mlir_lite.driver.plan_command import register
 
 from ..onnx import _models as M
 

@@ -16,8 +16,7 @@ import mlir_lite as ml
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.dialects.func import FuncOp
 from mlir_lite.ir.interpreter import run
-from mlir_lite.passes.memory_plan import (Buffer, MemoryPlan, PlanError, plan_memory,
-                                          verify_plan)
+from mlir_lite.passes.memory_plan import Buffer, MemoryPlan, PlanError, plan_memory, verify_plan
 from mlir_lite.passes.registry import run_pipeline
 
 from .test_memory_plan import run_planned

@@ -12,9 +12,9 @@ import pytest
 
 import mlir_lite  # noqa: F401  (registers the dialects)
 import mlir_lite.ir.interpreter.ml_index  # noqa: F401  (registers the rules)
+from mlir_lite.errors import ExecutionError, InferenceError, VerifyError
 from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.ir.dialects.func import FuncOp, ReturnOp
-from mlir_lite.errors import ExecutionError, InferenceError, VerifyError
 from mlir_lite.ir.interpreter.engine import run
 from mlir_lite.ir.interpreter.rules import RULES
 from mlir_lite.ir.types import TensorType, element_type_from_numpy, tensor

@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ._ml_oracle import assert_close, build_op, onnx_ref, ort_run, run_op
 from mlir_lite import FuncOp
+from mlir_lite.errors import InferenceError, VerifyError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import OP_REGISTRY
-from mlir_lite.errors import InferenceError, VerifyError
 from mlir_lite.ir.types import TensorType, bf16, f32, i1, i32, i64, tensor
+
+from ._ml_oracle import assert_close, build_op, onnx_ref, ort_run, run_op
 
 RNG = np.random.default_rng(1234)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ._ml_oracle import assert_close, onnx_ref, ort_run, run_op
-from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.errors import InferenceError
+from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.ir.types import tensor
+
+from ._ml_oracle import assert_close, onnx_ref, ort_run, run_op
 
 RNG = np.random.default_rng(99)
 TOL = (1e-4, 1e-5)

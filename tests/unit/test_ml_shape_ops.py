@@ -13,10 +13,10 @@ from onnx import TensorProto, helper
 
 import mlir_lite  # noqa: F401  (registers the dialects)
 import mlir_lite.ir.interpreter.ml_shape  # noqa: F401  (registers the rules)
+from mlir_lite.errors import ExecutionError, InferenceError, VerifyError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.ir.dialects.func import FuncOp, ReturnOp
-from mlir_lite.errors import ExecutionError, InferenceError, VerifyError
 from mlir_lite.ir.interpreter.engine import run
 from mlir_lite.ir.types import TensorType, element_type_from_numpy, i64, tensor
 

@@ -11,14 +11,23 @@ import pytest
 from mlir_lite.errors import PassError, PipelineError
 from mlir_lite.ir.interpreter import run
 from mlir_lite.ir.parser import parse_module
-from mlir_lite.passes import (PASS_REGISTRY, Pass, PassManager, PrintIRInstrument,
-                              TimingInstrument, function_pass, load_plugin, parse_pipeline,
-                              register_pass, run_pipeline)
+from mlir_lite.ir.printer import print_module
+from mlir_lite.passes import (
+    PASS_REGISTRY,
+    Pass,
+    PassManager,
+    PrintIRInstrument,
+    TimingInstrument,
+    function_pass,
+    load_plugin,
+    parse_pipeline,
+    register_pass,
+    run_pipeline,
+)
 from mlir_lite.passes.canonicalize import Canonicalize
 from mlir_lite.passes.cse import CSE
 from mlir_lite.passes.dce import DCE
 from mlir_lite.passes.fold import FoldConstants
-from mlir_lite.ir.printer import print_module
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

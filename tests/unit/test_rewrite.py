@@ -9,9 +9,16 @@ from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.ir.interpreter import run
 from mlir_lite.ir.opdef import ELEMENTWISE, define_op
 from mlir_lite.ir.parser import parse_module
-from mlir_lite.passes.rewrite import (Decline, PatternDebug, RewritePattern,
-                                      apply_patterns_greedily, constant_value, pattern, producer)
 from mlir_lite.ir.verifier import verify
+from mlir_lite.passes.rewrite import (
+    Decline,
+    PatternDebug,
+    RewritePattern,
+    apply_patterns_greedily,
+    constant_value,
+    pattern,
+    producer,
+)
 
 CHAIN = """
 module {

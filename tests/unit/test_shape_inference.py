@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from mlir_lite.ir.parser import parse_module
+from mlir_lite.ir.types import tensor
 from mlir_lite.passes import run_pipeline
 from mlir_lite.passes.shape_inference import refine_type
-from mlir_lite.ir.types import tensor
 
 from ._pass_util import check_pass_preserves
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import mlir_lite as ml
-from mlir_lite.ir.attributes import DenseAttr, FileLineColLoc, NameLoc, SymbolRef, UNIT
 from mlir_lite.errors import ParseError
+from mlir_lite.ir.attributes import UNIT, DenseAttr, FileLineColLoc, NameLoc, SymbolRef
 from mlir_lite.ir.parser import parse_attribute, parse_module, parse_type
 from mlir_lite.ir.printer import print_attribute, print_module
 from mlir_lite.ir.verifier import verify

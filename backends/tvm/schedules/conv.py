@@ -28,8 +28,16 @@ from typing import Any, Dict, List, Optional
 from tvm import tirx
 from tvm.s_tir import Schedule
 
-from .cpu import (CpuConfig, _out_dtype, attach_epilogue, epilogue_of, pick_factor,
-                  schedule_generic, schedule_injective, static_extent)
+from .cpu import (
+    CpuConfig,
+    _out_dtype,
+    attach_epilogue,
+    epilogue_of,
+    pick_factor,
+    schedule_generic,
+    schedule_injective,
+    static_extent,
+)
 
 __all__ = ["schedule_conv", "schedule_conv_direct", "conv_plan"]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Tuple
 
-import tvm
 from tvm import tirx
 from tvm.s_tir import SBlockRealize, Schedule
 

@@ -20,8 +20,16 @@ from tvm.s_tir import Schedule
 from tvm.tirx import IndexMap
 
 from ..lower import dtype_of
-from .cpu import (CpuConfig, _out_dtype, attach_epilogue, blocks, epilogue_of, pick_factor,
-                  schedule_generic, static_extent)
+from .cpu import (
+    CpuConfig,
+    _out_dtype,
+    attach_epilogue,
+    blocks,
+    epilogue_of,
+    pick_factor,
+    schedule_generic,
+    static_extent,
+)
 
 __all__ = ["schedule_matmul", "PACK_MIN_BYTES", "PACKED_B", "panel_width", "takes_dot_rows"]
 

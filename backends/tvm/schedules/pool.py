@@ -13,8 +13,15 @@ from typing import Any, Dict, List
 from tvm import tirx
 from tvm.s_tir import Schedule
 
-from .cpu import (CpuConfig, _out_dtype, attach_epilogue, epilogue_of, pick_factor,
-                  schedule_generic, static_extent)
+from .cpu import (
+    CpuConfig,
+    _out_dtype,
+    attach_epilogue,
+    epilogue_of,
+    pick_factor,
+    schedule_generic,
+    static_extent,
+)
 
 __all__ = ["schedule_pool"]
 

@@ -19,8 +19,16 @@ from typing import Any, Dict, List
 from tvm import tirx
 from tvm.s_tir import Schedule
 
-from .cpu import (CpuConfig, _out_dtype, blocks, has_zero_loop, is_reduction, pick_factor,
-                  schedule_generic, static_extent)
+from .cpu import (
+    CpuConfig,
+    _out_dtype,
+    blocks,
+    has_zero_loop,
+    is_reduction,
+    pick_factor,
+    schedule_generic,
+    static_extent,
+)
 
 __all__ = ["schedule_row_reduction", "schedule_reduction_kernel"]
 

@@ -227,7 +227,7 @@ def _scan(ctx: NodeContext) -> List[Value]:
                         "output")
     states = [ctx.input(j) for j in range(n)]
     xs = [ctx.input(n + j) for j in range(m)]
-    for j, x in enumerate(xs):
+    for j, _x in enumerate(xs):
         r = ctx.rank(n + j)
         if r is None:
             raise Unsupported("Scan over an input of unknown rank")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List, Optional
 
-from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
-from mlir_lite.ir.core import Block, Operation, Region
 from mlir_lite.errors import VerifyError
+from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
+from mlir_lite.ir.core import Block, Operation
 from mlir_lite.ir.opdef import DeclaredOp, Str, define_op
 
 __all__ = ["ModuleOp", "Module"]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from mlir_lite.ir.core import Operation
 from mlir_lite.errors import VerifyError
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.scf import is_scalar_bool
 from mlir_lite.ir.opdef import Int, Str, define_op
 from mlir_lite.ir.types import TensorType, Type, i32, i64
-from mlir_lite.ir.dialects.scf import is_scalar_bool
 
 __all__ = ["SwitchOp", "MergeOp", "EnterOp", "ExitOp", "LoopCondOp",
            "NextIterationSourceOp", "NextIterationSinkOp", "TOKEN"]

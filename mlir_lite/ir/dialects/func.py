@@ -3,12 +3,19 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
-from mlir_lite.ir.attributes import UNKNOWN_LOC, Location, SymbolRef
-from mlir_lite.ir.core import Block, BlockArgument, Operation, Region
 from mlir_lite.errors import VerifyError
-from mlir_lite.ir.opdef import TERMINATOR, DeclaredOp, Str, Sym, TypeAttr, define_op
+from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
+from mlir_lite.ir.core import Block, BlockArgument, Operation, Region
+from mlir_lite.ir.opdef import (
+    TERMINATOR,
+    DeclaredOp,
+    Str,
+    Sym,
+    TypeAttr,
+    define_op,
+    types_compatible,
+)
 from mlir_lite.ir.types import FunctionType, Type
-from mlir_lite.ir.opdef import types_compatible
 
 __all__ = ["FuncOp", "ReturnOp", "CallOp"]
 

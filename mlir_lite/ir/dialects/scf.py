@@ -14,10 +14,10 @@
 """
 from __future__ import annotations
 
-from mlir_lite.ir.core import Operation
 from mlir_lite.errors import VerifyError
+from mlir_lite.ir.core import Operation
 from mlir_lite.ir.opdef import TERMINATOR, Int, define_op
-from mlir_lite.ir.types import ElementType, TensorType, i1
+from mlir_lite.ir.types import TensorType, i1
 
 __all__ = ["IfOp", "ForOp", "WhileOp", "YieldOp", "ConditionOp", "is_scalar_bool"]
 

@@ -36,8 +36,8 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Union
 
 import numpy as np
 
-from mlir_lite.ir.core import Block, Operation, Value
 from mlir_lite.errors import ExecutionError
+from mlir_lite.ir.core import Block, Operation, Value
 from mlir_lite.ir.interpreter.engine import DEAD, Interpreter
 from mlir_lite.ir.interpreter.rules import BLOCK_SCHEDULERS, rule
 

@@ -18,11 +18,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from mlir_lite.errors import ExecutionError
 from mlir_lite.ir.core import Block, Operation, Region, Value
 from mlir_lite.ir.dialects.builtin import ModuleOp
-from mlir_lite.errors import ExecutionError
-from mlir_lite.ir.types import ElementType, IndexType, TensorType, Type
 from mlir_lite.ir.interpreter.rules import BLOCK_SCHEDULERS, REGION_RULES, RULES, region_rule, rule
+from mlir_lite.ir.types import ElementType, IndexType, TensorType, Type
 
 __all__ = ["DEAD", "Interpreter", "run", "coerce_value", "DEAD_AWARE_OPS"]
 
@@ -239,7 +239,7 @@ class Interpreter:
                 if arr.ndim != len(t.shape):
                     raise ExecutionError(f"input #{i} of @{name} has shape {arr.shape} but the "
                                          f"signature says {t}", f.loc)
-                for k, (d, s) in enumerate(zip(t.shape, arr.shape)):
+                for _k, (d, s) in enumerate(zip(t.shape, arr.shape)):
                     if type(d) is int and d != s:
                         raise ExecutionError(f"input #{i} of @{name} has shape {arr.shape} but "
                                              f"the signature says {t}", f.loc)

@@ -6,8 +6,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.errors import ExecutionError
+from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.ir.interpreter.rules import RULES, rule
 
 __all__ = ["AttrView"]

@@ -10,8 +10,8 @@ from typing import Any, List, Tuple
 
 import numpy as np
 
-from mlir_lite.ir.dialects.ml._shape_infer import norm_axis
 from mlir_lite.errors import ExecutionError
+from mlir_lite.ir.dialects.ml._shape_infer import norm_axis
 from mlir_lite.ir.interpreter.rules import rule
 
 __all__: List[str] = []

@@ -10,9 +10,14 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from mlir_lite.ir.core import Operation
 from mlir_lite.errors import ExecutionError
-from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups, spatial_params, window_out_dim
+from mlir_lite.ir.core import Operation
+from mlir_lite.ir.dialects.ml._infer import (
+    norm_axis,
+    operand_groups,
+    spatial_params,
+    window_out_dim,
+)
 from mlir_lite.ir.interpreter.ml_math import upcast
 from mlir_lite.ir.interpreter.rules import rule
 

@@ -6,10 +6,10 @@ from typing import Any, Optional
 import ml_dtypes
 import numpy as np
 
-from mlir_lite.ir.dialects.ml._infer import operand_groups
 from mlir_lite.errors import ExecutionError
-from mlir_lite.ir.interpreter.ml_math import upcast
+from mlir_lite.ir.dialects.ml._infer import operand_groups
 from mlir_lite.ir.interpreter.ml_dynamic import AttrView
+from mlir_lite.ir.interpreter.ml_math import upcast
 from mlir_lite.ir.interpreter.ml_nn import _conv
 from mlir_lite.ir.interpreter.rules import rule
 

@@ -10,9 +10,15 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
-from mlir_lite.ir.dialects.ml._shape_infer import norm_axes, norm_axis, slice_len
-from mlir_lite.ir.dialects.ml.shape import pad_widths, reshape_target, resize_output, shape_range, split_sizes
 from mlir_lite.errors import ExecutionError
+from mlir_lite.ir.dialects.ml._shape_infer import norm_axes, norm_axis, slice_len
+from mlir_lite.ir.dialects.ml.shape import (
+    pad_widths,
+    reshape_target,
+    resize_output,
+    shape_range,
+    split_sizes,
+)
 from mlir_lite.ir.interpreter.rules import rule
 
 __all__: List[str] = []

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from mlir_lite.ir.opdef import PURE, Bool, Int, Str, define_op
-from mlir_lite.ir.types import TensorType, Type
 from mlir_lite.ir.dialects.ml._shape_infer import check_int_tensor, norm_axis, tensor_of
 from mlir_lite.ir.dialects.ml.shape import PAD_MODES, ResizeOp
+from mlir_lite.ir.opdef import PURE, Bool, Int, Str, define_op
+from mlir_lite.ir.types import TensorType, Type
 
 __all__ = ["DYNAMIC_OF"]
 

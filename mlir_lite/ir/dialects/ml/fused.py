@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import List
 
-from mlir_lite.ir.core import Operation
 from mlir_lite.errors import VerifyError
+from mlir_lite.ir.core import Operation
 from mlir_lite.ir.opdef import PURE, TERMINATOR, Str, define_op, types_compatible
 
 __all__ = ["FusedOp", "YieldOp", "FUSION_KINDS", "fused_body"]

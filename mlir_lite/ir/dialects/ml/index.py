@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from mlir_lite.ir.dialects.ml._shape_infer import check_int_tensor, merge_dims, norm_axis, tensor_of
 from mlir_lite.ir.opdef import PURE, Int, Str, define_op
 from mlir_lite.ir.types import TensorType, Type, i1, i64
-from mlir_lite.ir.dialects.ml._shape_infer import check_int_tensor, merge_dims, norm_axis, tensor_of
 
 __all__ = [
     "GatherOp", "GatherElementsOp", "GatherNdOp", "ScatterNdOp", "ScatterElementsOp", "OneHotOp",

@@ -17,9 +17,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from mlir_lite.ir.dialects.ml._infer import (
+    as_tensor,
+    check_same_element,
+    operand_groups,
+    spatial_params,
+    window_out_dim,
+)
 from mlir_lite.ir.opdef import PURE, Int, Ints, define_op
 from mlir_lite.ir.types import TensorType, Type
-from mlir_lite.ir.dialects.ml._infer import as_tensor, check_same_element, operand_groups, spatial_params, window_out_dim
 
 __all__ = ["ConvNchwcOp"]
 

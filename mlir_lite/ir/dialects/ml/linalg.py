@@ -8,9 +8,14 @@ import re
 import string
 from typing import Any, Dict, List, Optional, Tuple
 
+from mlir_lite.ir.dialects.ml._infer import (
+    as_tensor,
+    check_same_element,
+    dims_equal_or_unknown,
+    operand_groups,
+)
 from mlir_lite.ir.opdef import PURE, Bool, Float, Str, define_op
 from mlir_lite.ir.types import Dim, TensorType, Type, broadcast_shapes
-from mlir_lite.ir.dialects.ml._infer import as_tensor, check_same_element, dims_equal_or_unknown, operand_groups
 
 __all__ = ["MatmulOp", "GemmOp", "EinsumOp", "parse_einsum"]
 

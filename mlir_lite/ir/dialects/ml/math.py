@@ -10,10 +10,16 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.dialects.ml._infer import (
+    as_tensor,
+    broadcast_infer,
+    operand_groups,
+    require_element,
+    require_float,
+    require_int,
+)
 from mlir_lite.ir.opdef import ELEMENTWISE, PURE, Bool, Dense, Float, Str, TypeAttr, define_op
 from mlir_lite.ir.types import ElementType, TensorType, Type, broadcast_shapes, i1
-from mlir_lite.ir.dialects.ml._infer import (as_tensor, broadcast_infer, operand_groups, require_element, require_float,
-                     require_int)
 
 __all__ = ["ConstantOp", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "BITWISE_OPS",
            "VARIADIC_OPS", "UNARY_FLOAT_OPS", "UNARY_NUMERIC_OPS", "ACTIVATION_ATTRS"]

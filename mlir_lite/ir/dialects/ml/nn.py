@@ -11,10 +11,19 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from mlir_lite.ir.dialects.ml._infer import (
+    as_tensor,
+    check_same_element,
+    dim_mul,
+    dims_equal_or_unknown,
+    norm_axis,
+    operand_groups,
+    require_float,
+    spatial_params,
+    window_out_dim,
+)
 from mlir_lite.ir.opdef import PURE, Bool, Float, Int, Ints, Str, define_op
 from mlir_lite.ir.types import TensorType, Type
-from mlir_lite.ir.dialects.ml._infer import (as_tensor, check_same_element, dim_mul, dims_equal_or_unknown, norm_axis,
-                     operand_groups, require_float, spatial_params, window_out_dim)
 
 __all__ = ["ConvOp", "ConvTransposeOp", "POOL_OPS", "NORM_OPS"]
 

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from mlir_lite.ir.dialects.ml._infer import (
+    as_tensor,
+    dims_equal_or_unknown,
+    operand_groups,
+    spatial_params,
+    window_out_dim,
+)
+from mlir_lite.ir.dialects.ml.linalg import _matmul_infer
 from mlir_lite.ir.opdef import PURE, Bool, Int, Ints, TypeAttr, define_op
 from mlir_lite.ir.types import ElementType, TensorType, Type, i32
-from mlir_lite.ir.dialects.ml._infer import as_tensor, dims_equal_or_unknown, operand_groups, spatial_params
-from mlir_lite.ir.dialects.ml._infer import window_out_dim
-from mlir_lite.ir.dialects.ml.linalg import _matmul_infer
 
 __all__ = ["QUANT_OPS"]
 

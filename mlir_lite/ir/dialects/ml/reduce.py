@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from mlir_lite.ir.dialects.ml._infer import as_tensor, norm_axis, reduce_shape, require_float
 from mlir_lite.ir.opdef import PURE, Bool, Int, Ints, define_op
 from mlir_lite.ir.types import TensorType, Type, i1, i64
-from mlir_lite.ir.dialects.ml._infer import as_tensor, norm_axis, reduce_shape, require_float
 
 __all__ = ["REDUCE_OPS", "FLOAT_REDUCE_OPS"]
 

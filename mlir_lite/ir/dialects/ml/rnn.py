@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from mlir_lite.ir.dialects.ml._infer import (
+    as_tensor,
+    dims_equal_or_unknown,
+    operand_groups,
+    require_float,
+)
 from mlir_lite.ir.opdef import PURE, Bool, Float, Floats, Int, Str, Strs, define_op
 from mlir_lite.ir.types import TensorType, Type, i32
-from mlir_lite.ir.dialects.ml._infer import as_tensor, dims_equal_or_unknown, operand_groups, require_float
 
 __all__ = ["RNN_OPERANDS", "RNN_GATES", "DEFAULT_ACTIVATIONS", "LstmOp", "GruOp", "RnnOp"]
 

@@ -11,10 +11,20 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.dialects.ml._shape_infer import (
+    INT_MAX,
+    check_int_tensor,
+    dim_add,
+    dim_mul,
+    dim_product,
+    merge_dims,
+    norm_axes,
+    norm_axis,
+    slice_len,
+    tensor_of,
+)
 from mlir_lite.ir.opdef import PURE, Dense, Float, Floats, Int, Ints, Str, TypeAttr, define_op
 from mlir_lite.ir.types import ElementType, TensorType, Type, broadcast_shapes, i64
-from mlir_lite.ir.dialects.ml._shape_infer import (INT_MAX, check_int_tensor, dim_add, dim_mul, dim_product, merge_dims,
-                           norm_axes, norm_axis, slice_len, tensor_of)
 
 __all__ = [
     "ReshapeOp", "ReshapeDynamicOp", "TransposeOp", "SqueezeOp", "UnsqueezeOp", "FlattenOp",
