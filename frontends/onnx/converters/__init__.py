@@ -1,11 +1,11 @@
 """The ONNX converters, one module per op family; importing this package registers them all."""
-from . import (
-    control,  # noqa: F401
-    elementwise,  # noqa: F401
-    index,  # noqa: F401
-    nn,  # noqa: F401
-    quant,  # noqa: F401
-    reduce,  # noqa: F401
-    rnn,  # noqa: F401
-    shape,  # noqa: F401
-)
+# The imports register rules/passes; their order is deliberate.
+# isort: skip_file
+from . import control  # noqa: F401
+from . import elementwise  # noqa: F401
+from . import index  # noqa: F401
+from . import nn  # noqa: F401
+from . import quant  # noqa: F401
+from . import reduce  # noqa: F401
+from . import rnn  # noqa: F401
+from . import shape  # noqa: F401

@@ -5,20 +5,15 @@
 
 Importing this package registers the rules of every rule module below.
 """
-from mlir_lite.ir.interpreter import (
-    ml_math,  # noqa: F401
-    ml_nn,  # noqa: F401
-    ml_rnn,  # noqa: F401
-)
+# The imports register rules/passes; their order is deliberate.
+# isort: skip_file
+from mlir_lite.ir.interpreter import ml_math  # noqa: F401
+from mlir_lite.ir.interpreter import ml_nn  # noqa: F401
+from mlir_lite.ir.interpreter import ml_rnn  # noqa: F401
 from mlir_lite.ir.interpreter.engine import DEAD, Interpreter, run
 from mlir_lite.ir.interpreter.rules import REGION_RULES, RULES, region_rule, rule
 
 __all__ = ["DEAD", "Interpreter", "run", "RULES", "REGION_RULES", "rule", "region_rule"]
-from mlir_lite.ir.interpreter import (  # noqa: F401
-    cf_loops,  # noqa: F401,E402
-    ml_dynamic,
-    ml_fused,  # noqa: F401,E402
-    ml_index,
-    ml_quant,
-    ml_shape,
-)
+from mlir_lite.ir.interpreter import ml_shape, ml_index, ml_dynamic, ml_quant  # noqa: F401
+from mlir_lite.ir.interpreter import cf_loops  # noqa: F401,E402
+from mlir_lite.ir.interpreter import ml_fused  # noqa: F401,E402
