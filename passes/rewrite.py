@@ -12,7 +12,16 @@
 
 A pattern looks at an op and either rewrites it (returning True) or declines (returning False
 or `Decline("why")`) *without touching the IR*. Every mutation goes through the
-`PatternRewriter`, which tells the driver what changed so its worklist stays right.
+`PatternRewriter`, which tells the driver what changed so its worklist stays right. A pattern
+that builds more than an op or two takes a builder from it, whose ops go in through it:
+
+    b = rewriter.builder_before(op)                 # at op's location
+    y = b.op("ml.relu", b.op("ml.add", x, c))
+    rewriter.replace_op(op, [y])
+
+Two drivers: `apply_patterns_greedily` (a worklist, to a fixed point) and
+`walk_and_apply_patterns` (one walk in IR order, nothing revisited: for passes whose rewrites
+must happen in block order, applying decisions taken beforehand by an analysis).
 
 The driver also folds ops through their `FOLD` hook and erases dead pure ops. The fold contract:
 
@@ -29,14 +38,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from mlir_lite.ir.attributes import DenseAttr, Location
+from mlir_lite.ir.attributes import UNKNOWN_LOC, DenseAttr, Location
+from mlir_lite.ir.builder import Builder, InsertionPoint
 from mlir_lite.ir.core import OP_REGISTRY, Block, Operation, OpResult, Value
 from mlir_lite.ir.opdef import types_compatible
 from mlir_lite.ir.types import Type
 
 __all__ = ["Decline", "RewritePattern", "pattern", "PatternRewriter", "RewriteListener",
-           "apply_patterns_greedily", "GreedyResult", "PatternDebug", "PatternStats",
-           "constant_value", "producer", "is_trivially_dead", "OpSpec"]
+           "RewriterBuilder", "apply_patterns_greedily", "walk_and_apply_patterns",
+           "GreedyResult", "PatternDebug", "PatternStats", "constant_value", "producer",
+           "is_trivially_dead", "OpSpec"]
 
 OpSpec = Union[str, type]
 
@@ -171,6 +182,43 @@ class PatternRewriter:
         self.listener.notify_op_inserted(op)
         return op
 
+    def insert_at_end(self, block: Block, op: Operation) -> Operation:
+        """Insert the (unlinked) `op` as the last op of `block`."""
+        block.append(op)
+        self.num_changes += 1
+        self.listener.notify_op_inserted(op)
+        return op
+
+    def move_op_before(self, op: Operation, anchor: Operation) -> None:
+        """Move `op` (already in the IR) just before `anchor`; the driver sees it re-inserted."""
+        op.detach()
+        self.insert_before(anchor, op)
+
+    def move_op_to_end(self, op: Operation, block: Block) -> None:
+        """Move `op` (already in the IR) to the end of `block`."""
+        op.detach()
+        self.insert_at_end(block, op)
+
+    def builder_before(self, op: Operation, loc: Optional[Location] = None) -> "RewriterBuilder":
+        """A `Builder` creating ops before `op` (at `op`'s location unless `loc` is given),
+        each inserted through this rewriter."""
+        if op.parent is None:
+            raise ValueError(f"{op.name} is not in a block")
+        return RewriterBuilder(self, _TrackedInsertionPoint(self, op.parent, op),
+                               op.loc if loc is None else loc)
+
+    def builder_after(self, op: Operation, loc: Optional[Location] = None) -> "RewriterBuilder":
+        """A `Builder` creating ops right after `op` (in creation order), through this
+        rewriter."""
+        if op.parent is None:
+            raise ValueError(f"{op.name} is not in a block")
+        return RewriterBuilder(self, _TrackedInsertionPoint(self, op.parent, op.next_op),
+                               op.loc if loc is None else loc)
+
+    def builder_at_end(self, block: Block, loc: Location = UNKNOWN_LOC) -> "RewriterBuilder":
+        """A `Builder` appending ops to `block`, through this rewriter."""
+        return RewriterBuilder(self, _TrackedInsertionPoint(self, block), loc)
+
     def create_before(self, anchor: Operation, spec: OpSpec, operands: Sequence[Value] = (),
                       attrs: Optional[Dict[str, Any]] = None,
                       result_types: Optional[Sequence[Type]] = None,
@@ -187,7 +235,8 @@ class PatternRewriter:
                                   [value.type], loc).results[0]
 
     # -- replacing and erasing -------------------------------------------------------------------
-    def replace_op(self, op: Operation, new_values: Union[Value, Operation, Sequence[Value]]) -> None:
+    def replace_op(self, op: Operation,
+                   new_values: Union[Value, Operation, Sequence[Value]]) -> None:
         """Replace every result of `op` by the new values (same types) and erase `op`."""
         if isinstance(new_values, Operation):
             new_values = new_values.results
@@ -267,6 +316,48 @@ class PatternRewriter:
         return last if last is not None and last.has_trait("Terminator") else None
 
 
+class _TrackedInsertionPoint(InsertionPoint):
+    """An insertion point that inserts through a rewriter (so its listener hears of it)."""
+
+    __slots__ = ("rewriter",)
+
+    def __init__(self, rewriter: PatternRewriter, block: Block,
+                 before: Optional[Operation] = None) -> None:
+        super().__init__(block, before)
+        self.rewriter = rewriter
+
+    def insert(self, op: Operation) -> Operation:
+        if self.before is None:
+            return self.rewriter.insert_at_end(self.block, op)
+        return self.rewriter.insert_before(self.before, op)
+
+
+class RewriterBuilder(Builder):
+    """A `Builder` whose ops all go in through a `PatternRewriter` (get one from
+    `rewriter.builder_before(op)` / `builder_after` / `builder_at_end`); moving its insertion
+    point keeps it so."""
+
+    def __init__(self, rewriter: PatternRewriter, ip: InsertionPoint,
+                 loc: Location = UNKNOWN_LOC) -> None:
+        super().__init__(ip, loc)
+        self.rewriter = rewriter
+
+    def set_insertion_point_to_end(self, block: Block) -> None:
+        self.ip = _TrackedInsertionPoint(self.rewriter, block)
+
+    def set_insertion_point_before(self, op: Operation) -> None:
+        self.ip = _TrackedInsertionPoint(self.rewriter, op.parent, op)  # type: ignore[arg-type]
+
+    @contextlib.contextmanager
+    def at(self, block: Block) -> Iterator["Builder"]:
+        saved = self.ip
+        self.ip = _TrackedInsertionPoint(self.rewriter, block)
+        try:
+            yield self
+        finally:
+            self.ip = saved
+
+
 # -- debugging record ---------------------------------------------------------------------------
 @dataclass
 class PatternStats:
@@ -318,14 +409,11 @@ class GreedyResult:
         return self.changed
 
 
-# -- the greedy driver --------------------------------------------------------------------------
-class _Driver(RewriteListener):
-    def __init__(self, root: Operation, patterns: Sequence[RewritePattern], fold: bool,
-                 erase_dead: bool, debug: PatternDebug) -> None:
-        self.root = root
-        self.fold = fold
-        self.erase_dead = erase_dead
-        self.debug = debug
+# -- applying patterns to one op (both drivers) -------------------------------------------------
+class _PatternSet:
+    """Patterns indexed by root name, each op's candidates highest benefit first."""
+
+    def __init__(self, patterns: Sequence[RewritePattern]) -> None:
         self.by_name: Dict[str, List[RewritePattern]] = {}
         self.generic: List[RewritePattern] = []
         for p in sorted(patterns, key=lambda p: -p.benefit):
@@ -334,16 +422,44 @@ class _Driver(RewriteListener):
             else:
                 for r in p.roots:
                     self.by_name.setdefault(r, []).append(p)
-        self.rewriter = PatternRewriter(self)
-        self.stack: List[Operation] = []
-        self.queued: set = set()
-        self.erased: set = set()
 
-    def _candidates(self, op: Operation) -> List[RewritePattern]:
+    def candidates(self, op: Operation) -> List[RewritePattern]:
         specific = self.by_name.get(op.name, [])
         if not self.generic:
             return specific
         return sorted(specific + self.generic, key=lambda p: -p.benefit)
+
+    def apply(self, op: Operation, rewriter: PatternRewriter, debug: PatternDebug) -> bool:
+        """Try the candidates of `op` until one rewrites it; record matches and declines."""
+        for p in self.candidates(op):
+            stats = debug.stats(p.name)
+            stats.attempts += 1
+            before = rewriter.num_changes
+            result = p.match_and_rewrite(op, rewriter)
+            if result is not None and not isinstance(result, Decline) and result:
+                stats.matches += 1
+                return True
+            if rewriter.num_changes != before:
+                raise RuntimeError(f"pattern {p.name} changed the IR at {op.name} but returned "
+                                   f"{result!r}; a pattern must not mutate before it matches and "
+                                   "must return True after rewriting")
+            stats.declines[result.reason if isinstance(result, Decline) else "no match"] += 1
+        return False
+
+
+# -- the greedy driver --------------------------------------------------------------------------
+class _Driver(RewriteListener):
+    def __init__(self, root: Operation, patterns: Sequence[RewritePattern], fold: bool,
+                 erase_dead: bool, debug: PatternDebug) -> None:
+        self.root = root
+        self.fold = fold
+        self.erase_dead = erase_dead
+        self.debug = debug
+        self.patterns = _PatternSet(patterns)
+        self.rewriter = PatternRewriter(self)
+        self.stack: List[Operation] = []
+        self.queued: set = set()
+        self.erased: set = set()
 
     def push(self, op: Operation) -> None:
         if op not in self.queued and op is not self.root and op not in self.erased:
@@ -408,20 +524,7 @@ class _Driver(RewriteListener):
         if self.fold and fold_fn is not None and not op.has_trait("ConstantLike"):
             if self._try_fold(op, fold_fn):
                 return True
-        for p in self._candidates(op):
-            stats = self.debug.stats(p.name)
-            stats.attempts += 1
-            before = self.rewriter.num_changes
-            result = p.match_and_rewrite(op, self.rewriter)
-            if result is not None and not isinstance(result, Decline) and result:
-                stats.matches += 1
-                return True
-            if self.rewriter.num_changes != before:
-                raise RuntimeError(f"pattern {p.name} changed the IR at {op.name} but returned "
-                                   f"{result!r}; a pattern must not mutate before it matches and "
-                                   "must return True after rewriting")
-            stats.declines[result.reason if isinstance(result, Decline) else "no match"] += 1
-        return False
+        return self.patterns.apply(op, self.rewriter, self.debug)
 
     def _try_fold(self, op: Operation, fold_fn: Callable) -> bool:
         consts = [constant_value(v) for v in op.operands]
@@ -480,3 +583,30 @@ def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern],
     debug.iterations += iterations
     debug.converged = converged
     return GreedyResult(changed, converged, iterations)
+
+
+# -- the walk driver ----------------------------------------------------------------------------
+class _WalkListener(RewriteListener):
+    def __init__(self) -> None:
+        self.erased: set = set()
+
+    def notify_op_erased(self, op: Operation) -> None:
+        self.erased.update(op.walk())
+
+
+def walk_and_apply_patterns(root: Operation, patterns: Iterable[RewritePattern], *,
+                            debug: Optional[PatternDebug] = None) -> bool:
+    """One walk over the ops nested in `root`, in pre-order as they were when it started: each
+    op still in the IR gets the patterns (highest benefit first) until one rewrites it. Ops the
+    patterns create or modify are not revisited; no folds, no dead-op erasure, no fixed point.
+    Returns whether anything was rewritten."""
+    debug = debug if debug is not None else PatternDebug()
+    pset = _PatternSet(list(patterns))
+    listener = _WalkListener()
+    rewriter = PatternRewriter(listener)
+    changed = False
+    for op in [o for o in root.walk() if o is not root]:
+        if op not in listener.erased and pset.apply(op, rewriter, debug):
+            changed = True
+    debug.iterations += 1
+    return changed
