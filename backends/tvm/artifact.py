@@ -107,7 +107,7 @@ def pack(fn: CompiledFunction, input_names: Optional[Sequence[str]] = None,
          output_names: Optional[Sequence[str]] = None,
          extra: Optional[Mapping[str, Any]] = None) -> Dict[str, bytes]:
     """The artifact's members (without CHECKSUM) for compiled function `fn`."""
-    from mlir_lite import __version__
+    from mlir_lite.version import __version__
     blob, index = _constants_blob(fn.plan.constants)
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION,

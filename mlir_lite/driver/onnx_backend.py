@@ -11,8 +11,9 @@ own test suite against mlir-lite. What executes the imported module is an *execu
 with `executor=`: `"interpreter"` (the reference interpreter, the default on "CPU") is built in;
 `"tvm"` compiles the module at -O2 with TVM (`mlir_lite.backends.tvm`, loaded on first use) for
 this CPU or, on device "CUDA", for the GPU. Other compiled paths register themselves with
-`register_executor(name, executor)` (the driver's registry, mlir_lite/driver/executors.py). "CUDA" is supported only where TVM finds a CUDA device; it
-runs the "tvm" executor by default.
+`register_executor(name, executor)` (the driver's registry, mlir_lite/driver/executors.py).
+"CUDA" is supported only where TVM finds a CUDA device; it runs the "tvm" executor by default.
+Every executor compiles through `mlir_lite.driver.compile`.
 """
 from __future__ import annotations
 

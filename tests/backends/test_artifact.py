@@ -230,7 +230,7 @@ def test_runtime_needs_no_compiler(artifact: str) -> None:
     mods = out[1].split()
     ours = sorted(m for m in mods if m.startswith("mlir_lite"))
     assert ours == ["mlir_lite", "mlir_lite.errors", "mlir_lite.runtime", "mlir_lite.runtime.arena",
-                    "mlir_lite.runtime.loader", "mlir_lite.runtime.plan"]
+                    "mlir_lite.runtime.loader", "mlir_lite.runtime.plan", "mlir_lite.version"]
     assert not [m for m in mods if m == "onnx" or m.startswith("onnx.")]
 
 
