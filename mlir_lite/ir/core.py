@@ -10,11 +10,25 @@ not registered is a plain `Operation` and still prints, parses and verifies stru
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+)
 
 from mlir_lite.errors import VerifyError
 from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
 from mlir_lite.ir.types import Type
+
+if TYPE_CHECKING:
+    from mlir_lite.ir.opdef import DeclaredOp
 
 __all__ = ["Value", "OpResult", "BlockArgument", "Use", "Operation", "Block", "Region",
            "OP_REGISTRY", "lookup_op_class"]
@@ -24,7 +38,7 @@ class Use(NamedTuple):
     """One use of a value: operand `index` of operation `owner`."""
 
     owner: "Operation"
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index, on purpose
 
 
 class Value:
@@ -107,7 +121,7 @@ class BlockArgument(Value):
         return f"<BlockArgument #{self.index} : {self.type}>"
 
 
-class _OpRegistry(dict):
+class _OpRegistry(Dict[str, "type[DeclaredOp]"]):
     """The op registry. Its first lookup imports `mlir_lite.ir.dialects` (which registers the
     ops), since `import mlir_lite` no longer does: no import order can leave it empty."""
 
@@ -119,7 +133,7 @@ class _OpRegistry(dict):
             import importlib
             importlib.import_module("mlir_lite.ir.dialects")
 
-    def __getitem__(self, name: str) -> type:
+    def __getitem__(self, name: str) -> type[DeclaredOp]:
         self._load()
         return dict.__getitem__(self, name)
 
@@ -152,10 +166,10 @@ class _OpRegistry(dict):
         return dict.items(self)
 
 
-OP_REGISTRY: Dict[str, type] = _OpRegistry()
+OP_REGISTRY: Dict[str, type[DeclaredOp]] = _OpRegistry()
 
 
-def lookup_op_class(name: str) -> type:
+def lookup_op_class(name: str) -> type[Operation]:
     """The class registered for op `name`, or `Operation` for an unregistered op."""
     return OP_REGISTRY.get(name, Operation)
 
@@ -200,7 +214,7 @@ class Operation:
                attributes: Optional[Dict[str, Any]] = None, regions: Sequence["Region"] = (),
                loc: Location = UNKNOWN_LOC) -> "Operation":
         """Make an op of the class registered for `name` (a generic op if there is none)."""
-        klass = OP_REGISTRY.get(name, Operation)
+        klass: type[Operation] = OP_REGISTRY.get(name, Operation)
         op = klass.__new__(klass)
         Operation.__init__(op, name, operands, result_types, attributes, regions, loc)
         return op
@@ -252,6 +266,16 @@ class Operation:
         region.parent = self
         self.regions.append(region)
         return region
+
+    # -- attributes ---------------------------------------------------------------------------
+    def attr(self, name: str) -> Any:
+        """An attribute's value, or its declared default (`ATTRS`, for declared ops)."""
+        if name in self.attributes:
+            return self.attributes[name]
+        d = self.ATTRS.get(name)
+        if d is None or d.required:
+            raise KeyError(f"{self.name} has no attribute {name!r}")
+        return d.default
 
     # -- traits and declaration helpers ---------------------------------------------------------
     def has_trait(self, trait: str) -> bool:
@@ -317,12 +341,19 @@ class Operation:
                     op._drop_references()
 
     def move_before(self, other: "Operation") -> None:
+        block = other._block()
         self.detach()
-        other.parent.insert_before(other, self)
+        block.insert_before(other, self)
 
     def move_after(self, other: "Operation") -> None:
+        block = other._block()
         self.detach()
-        other.parent.insert_after(other, self)
+        block.insert_after(other, self)
+
+    def _block(self) -> "Block":
+        if self.parent is None:
+            raise ValueError(f"{self.name} is not in a block")
+        return self.parent
 
     # -- traversal ----------------------------------------------------------------------------
     def walk(self, post_order: bool = False) -> Iterator["Operation"]:

@@ -1,7 +1,7 @@
 """The `builtin.module` op: the top-level container of functions."""
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional
 
 from mlir_lite.errors import VerifyError
 from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
@@ -60,9 +60,16 @@ def _verify_module(op: Operation) -> None:
             names[sym] = child
 
 
-ModuleOp = define_op("builtin.module", operands=[], results=[], attrs={"sym_name": Str(None)},
-                     regions=1, traits=frozenset({"IsolatedFromAbove", "NoTerminator",
-                                                  "SymbolTable"}),
-                     verify=_verify_module, base=_ModuleBase,
-                     doc="A container of functions; the root of every IR file.")
+_module_op = define_op("builtin.module", operands=[], results=[],
+                       attrs={"sym_name": Str(None)},
+                       regions=1, traits=frozenset({"IsolatedFromAbove", "NoTerminator",
+                                                    "SymbolTable"}),
+                       verify=_verify_module, base=_ModuleBase,
+                       doc="A container of functions; the root of every IR file.")
+# The checker sees the hand-written base (every typed member is there; define_op adds
+# only the attribute accessors, which `attr()` also reads); at run time it is the op class.
+if TYPE_CHECKING:
+    ModuleOp = _ModuleBase
+else:
+    ModuleOp = _module_op
 Module = ModuleOp

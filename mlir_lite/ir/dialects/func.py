@@ -1,7 +1,7 @@
 """The `func` dialect: functions, calls and returns."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from mlir_lite.errors import VerifyError
 from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
@@ -84,17 +84,24 @@ def _verify_func(op: Operation) -> None:
                               "func.return", op.loc if term is None else term.loc)
         got = [v.type for v in term.operands]
         if len(got) != len(ftype.results) or not all(
-                types_compatible(r, g) or types_compatible(g, r) for r, g in zip(ftype.results, got)):
+                types_compatible(r, g) or types_compatible(g, r)
+                for r, g in zip(ftype.results, got)):
             raise VerifyError(f"func.return returns ({', '.join(map(str, got))}) but "
                               f"@{op.attributes['sym_name']} declares {ftype}", term.loc)
 
 
-FuncOp = define_op("func.func", operands=[], results=[],
-                   attrs={"sym_name": Str(), "function_type": TypeAttr(),
-                          "sym_visibility": Str(None)},
-                   regions=1, traits=frozenset({"IsolatedFromAbove", "Symbol"}),
-                   verify=_verify_func, base=_FuncBase,
-                   doc="A function: a region whose entry block arguments are its parameters.")
+_func_op = define_op("func.func", operands=[], results=[],
+                     attrs={"sym_name": Str(), "function_type": TypeAttr(),
+                            "sym_visibility": Str(None)},
+                     regions=1, traits=frozenset({"IsolatedFromAbove", "Symbol"}),
+                     verify=_verify_func, base=_FuncBase,
+                     doc="A function: a region whose entry block arguments are its parameters.")
+# The checker sees the hand-written base (every typed member is there; define_op adds
+# only the attribute accessors, which `attr()` also reads); at run time it is the op class.
+if TYPE_CHECKING:
+    FuncOp = _FuncBase
+else:
+    FuncOp = _func_op
 
 
 def _verify_return(op: Operation) -> None:
