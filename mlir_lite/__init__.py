@@ -13,8 +13,7 @@ from typing import Any, List
 
 from mlir_lite.errors import *  # noqa: F403
 from mlir_lite.errors import __all__ as _errors_all
-
-from mlir_lite.version import __version__
+from mlir_lite.version import __version__ as __version__
 
 _IR_NAMES = ["Module", "ModuleOp", "FuncOp", "Operation", "Value", "OpResult", "BlockArgument",
              "Block", "Region", "Use", "DenseAttr", "SymbolRef", "UNIT", "Location", "NameLoc",

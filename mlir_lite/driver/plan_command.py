@@ -7,9 +7,9 @@
 The model is imported (ONNX) or parsed (.mlir), optimised with the pipeline that
 `mlir-lite compile` runs for the same target and level (driver/pipeline.py), so that the plan is
 that of the kernels compile builds (`-p` replaces it, `--no-fuse` is the unfused -O1 one), and
-planned for the dims given with `--dims` (every symbolic dim must be bound). Values whose types still have unknown dims are
-sized by one interpreter run on random inputs of the bound shapes. `register(subparsers)` adds
-the subcommand to the driver's argparse subparsers.
+planned for the dims given with `--dims` (every symbolic dim must be bound). Values whose
+types still have unknown dims are sized by one interpreter run on random inputs of the bound
+shapes. `register(subparsers)` adds the subcommand to the driver's argparse subparsers.
 """
 from __future__ import annotations
 
@@ -89,8 +89,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p = subparsers.add_parser("plan", help="plan the memory of a model's intermediate tensors",
                               description="Import/parse a model, run the pipeline that "
                               "`mlir-lite compile` runs for the same target and level, and "
-                              "pack its intermediate tensors into one arena; print the plan, or write "
-                              "it as JSON or an SVG picture.")
+                              "pack its intermediate tensors into one arena; print the plan, "
+                              "or write it as JSON or an SVG picture.")
     p.add_argument("model", help="model.onnx or file.mlir")
     p.add_argument("--dims", action="append", metavar="NAME=SIZE",
                    help="bind a symbolic dim (repeatable, or comma-separated)")
