@@ -16,7 +16,7 @@ Only worth it where the loop is vectorised: a scalar polynomial is slower than g
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Sequence, TypeAlias
 
 from tvm import tirx
 from tvm.ir.expr import Expr as PrimExpr
@@ -25,7 +25,7 @@ from .lower import dtype_of
 
 __all__: List[str] = ["fast_exp", "EXP_LO", "EXP_HI"]
 
-Expr = PrimExpr
+Expr: TypeAlias = PrimExpr  # tvm has no type information: Any to the checker
 
 EXP_LO, EXP_HI = -104.0, 89.0
 _LOG2E = 1.44269504088896341

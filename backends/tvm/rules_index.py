@@ -11,7 +11,7 @@ O(n^2) masked sum along the axis.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Sequence
+from typing import Callable, List, Sequence, TypeAlias
 
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
@@ -25,7 +25,7 @@ from .scatter_ir import scatter_elements_ir, scatter_nd_ir
 
 __all__: List[str] = []
 
-Expr = PrimExpr
+Expr: TypeAlias = PrimExpr  # tvm has no type information: Any to the checker
 
 
 def _i64(v: int) -> Expr:

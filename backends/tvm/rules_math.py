@@ -8,7 +8,7 @@ half-to-even. Matmul and gemm produce a stage named `matmul` whose loops are
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence, TypeAlias
 
 from tvm import te, tirx, topi
 from tvm.ir.expr import Expr as PrimExpr
@@ -22,7 +22,7 @@ from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, low
 
 __all__: List[str] = []
 
-Expr = PrimExpr
+Expr: TypeAlias = PrimExpr  # tvm has no type information: Any to the checker
 
 
 def _c(v: Any, like: Expr) -> Expr:

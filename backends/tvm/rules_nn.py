@@ -8,7 +8,7 @@ finds the stages by these names. Pooling reads padding through a guarded
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Sequence
+from typing import Any, Callable, List, Sequence, TypeAlias
 
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
@@ -22,7 +22,7 @@ from .rules_math import reduce_compute
 
 __all__: List[str] = []
 
-Expr = PrimExpr
+Expr: TypeAlias = PrimExpr  # tvm has no type information: Any to the checker
 
 
 def _i64(v: int) -> Expr:

@@ -7,7 +7,7 @@ Slice bounds may involve symbolic dims; they are clamped with TVM expressions, a
 """
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from typing import Any, List, Sequence, TypeAlias
 
 from tvm import te, tirx, topi
 from tvm.ir.expr import Expr as PrimExpr
@@ -20,7 +20,7 @@ from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, low
 
 __all__ = ["reshape_shape"]
 
-Expr = PrimExpr
+Expr: TypeAlias = PrimExpr  # tvm has no type information: Any to the checker
 
 
 def _i64(v: int) -> Expr:
