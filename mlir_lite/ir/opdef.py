@@ -25,13 +25,90 @@ __all__ = [
     "OperandDef", "AttrDef", "define_op", "DIALECTS", "ops_of_dialect", "types_compatible",
     "Int", "Float", "Bool", "Str", "Ints", "Floats", "Strs", "TypeAttr", "Dense", "Sym",
     "Unit", "AnyAttr", "REQUIRED", "PURE", "ELEMENTWISE", "TERMINATOR", "InferFn",
+    "BROADCAST_ELEMENTWISE", "INJECTIVE", "VIEW", "ALIAS", "REDUCTION", "GEMM", "CONV", "POOL",
+    "FUSION_ANCHOR", "KERNEL_KIND_TRAITS", "op_traits", "op_has_trait", "op_kernel_kind",
+    "ops_with_trait",
 ]
 
 InferFn = Callable[[List[Type], Dict[str, Any]], List[Type]]
 
+# -- traits ------------------------------------------------------------------------------------
+# What passes and backends know about an op, declared once with it (`define_op(traits=...)`) and
+# read through `op.has_trait(...)` / the queries below, never retyped as lists of op names:
+#   Pure                  no side effects (may be removed, reordered, fused)
+#   Elementwise           each result element from the same-index operand elements (numpy
+#                         broadcasting); fusion: elementwise/broadcast
+#   BroadcastElementwise  elementwise on operand 0, the other operands broadcast parameters
+#                         (batch_norm); fusion: broadcast
+#   Injective             each result element is a copy of one operand element (reshape,
+#                         transpose, slice, concat, pad ...); fusion inlines it into consumers
+#   View                  the result is operand 0's data seen with another shape, no copy
+#                         (reshape, squeeze, ...); implies Injective and Alias
+#   Alias                 the result may be operand 0's buffer (the views, identity, dropout):
+#                         memory planning shares it, the TVM backend runs it as a view, no kernel
+#   Reduction, Gemm, Conv, Pool
+#                         the op's kernel kind (at most one): it reduces/scans along axes, is a
+#                         matrix product, a convolution or a windowed pooling; the TVM backend
+#                         schedules it by this kind (lower.py)
+#   FusionAnchor          (with a kernel kind) the fuser builds a kernel around it: elementwise
+#                         epilogues of the same shape, and for a Reduction the elementwise
+#                         producers of its operand 0; the group's kind is the anchor's
+#                         ("gemm_epilogue", "conv_epilogue", "pool_epilogue", "reduction")
+#   ConstantLike, Terminator
 PURE = frozenset({"Pure"})
 ELEMENTWISE = frozenset({"Pure", "Elementwise"})
 TERMINATOR = frozenset({"Terminator"})
+BROADCAST_ELEMENTWISE = frozenset({"Pure", "BroadcastElementwise"})
+INJECTIVE = frozenset({"Pure", "Injective"})
+VIEW = frozenset({"Pure", "Injective", "View", "Alias"})
+ALIAS = frozenset({"Alias"})  # added to the op's other traits (identity, dropout)
+REDUCTION = frozenset({"Pure", "Reduction"})
+GEMM = frozenset({"Pure", "Gemm"})
+CONV = frozenset({"Pure", "Conv"})
+POOL = frozenset({"Pure", "Pool"})
+FUSION_ANCHOR = frozenset({"FusionAnchor"})  # added to a kernel kind: GEMM | FUSION_ANCHOR
+# kernel-kind trait -> the kind `op_kernel_kind` names
+KERNEL_KIND_TRAITS: Dict[str, str] = {"Gemm": "gemm", "Conv": "conv", "Pool": "pool",
+                                      "Reduction": "reduction"}
+
+
+def _check_traits(name: str, traits: frozenset) -> None:
+    kinds = sorted(t for t in traits if t in KERNEL_KIND_TRAITS)
+    if len(kinds) > 1:
+        raise ValueError(f"{name}: at most one kernel kind trait, got {', '.join(kinds)}")
+    if "FusionAnchor" in traits and not kinds:
+        raise ValueError(f"{name}: FusionAnchor needs a kernel kind trait "
+                         f"({', '.join(KERNEL_KIND_TRAITS)})")
+    if "View" in traits and not {"Injective", "Alias"} <= traits:
+        raise ValueError(f"{name}: View implies Injective and Alias (use VIEW)")
+    if "Elementwise" in traits and ("Injective" in traits or kinds):
+        raise ValueError(f"{name}: Elementwise excludes Injective and kernel kinds")
+
+
+def op_traits(name: str) -> frozenset:
+    """The declared traits of registered op `name` (empty for an unknown op)."""
+    cls = OP_REGISTRY.get(name)
+    return cls.TRAITS if cls is not None else frozenset()
+
+
+def op_has_trait(name: str, trait: str) -> bool:
+    """Whether registered op `name` declares `trait`."""
+    return trait in op_traits(name)
+
+
+def op_kernel_kind(name: str) -> Optional[str]:
+    """The declared kernel kind of op `name`: "gemm", "conv", "pool", "reduction", or None (an
+    elementwise/injective/other op)."""
+    for t in op_traits(name):
+        if t in KERNEL_KIND_TRAITS:
+            return KERNEL_KIND_TRAITS[t]
+    return None
+
+
+def ops_with_trait(trait: str, dialect: Optional[str] = None) -> frozenset:
+    """The names of the registered ops (of `dialect`, when given) that declare `trait`."""
+    return frozenset(n for n, cls in OP_REGISTRY.items()
+                     if trait in cls.TRAITS and (dialect is None or n.split(".", 1)[0] == dialect))
 
 
 class _Required:
@@ -338,6 +415,8 @@ def define_op(name: str, *, operands: Sequence[str] = (), results: Sequence[str]
     if name in OP_REGISTRY:
         raise ValueError(f"op {name} is declared twice")
     dialect, _, short = name.partition(".")
+    traits = frozenset(traits)
+    _check_traits(name, traits)
     odefs = _parse_specs(operands)
     rdefs = _parse_specs(results)
     attrs = dict(attrs or {})

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from mlir_lite.ir.dialects.ml._shape_infer import check_int_tensor, norm_axis, tensor_of
 from mlir_lite.ir.dialects.ml.shape import PAD_MODES, ResizeOp
-from mlir_lite.ir.opdef import PURE, Bool, Int, Str, define_op
+from mlir_lite.ir.opdef import PURE, REDUCTION, Bool, Int, Str, define_op
 from mlir_lite.ir.types import TensorType, Type
 
 __all__ = ["DYNAMIC_OF"]
@@ -61,7 +61,8 @@ def _trilu_infer(types: List[Type], a: Attrs) -> List[Type]:
 define_op("ml.trilu_dynamic", operands=["x", "k"], attrs={"upper": Int(1)}, traits=PURE,
           infer=_trilu_infer, doc="ml.trilu with k a run-time scalar.")
 define_op("ml.cumsum_dynamic", operands=["x", "axis"],
-          attrs={"exclusive": Bool(False), "reverse": Bool(False)}, traits=PURE, infer=_same_infer,
+          attrs={"exclusive": Bool(False), "reverse": Bool(False)}, traits=REDUCTION,
+          infer=_same_infer,
           doc="ml.cumsum with the axis a run-time scalar.")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from mlir_lite.ir.dialects.ml._shape_infer import check_int_tensor, merge_dims, norm_axis, tensor_of
-from mlir_lite.ir.opdef import PURE, Int, Str, define_op
+from mlir_lite.ir.opdef import PURE, REDUCTION, Int, Str, define_op
 from mlir_lite.ir.types import TensorType, Type, i1, i64
 
 __all__ = [
@@ -190,11 +190,11 @@ def _topk_dynamic_infer(types: List[Type], a: Attrs) -> List[Type]:
 
 _TOPK_ATTRS = {"axis": Int(-1), "largest": Int(1), "sorted": Int(1)}
 TopkOp = define_op("ml.topk", operands=["x"], results=["values", "indices"],
-                   attrs={"k": Int(), **_TOPK_ATTRS}, traits=PURE, infer=_topk_infer,
+                   attrs={"k": Int(), **_TOPK_ATTRS}, traits=REDUCTION, infer=_topk_infer,
                    doc="The k largest (or smallest) entries along `axis` and their i64 indices; "
                        "ties go to the lower index.")
 TopkDynamicOp = define_op("ml.topk_dynamic", operands=["x", "k"], results=["values", "indices"],
-                          attrs=dict(_TOPK_ATTRS), traits=PURE, infer=_topk_dynamic_infer,
+                          attrs=dict(_TOPK_ATTRS), traits=REDUCTION, infer=_topk_dynamic_infer,
                           doc="topk with k known at run time (a 1-element int tensor).")
 
 
@@ -215,7 +215,7 @@ def _nonzero_infer(types: List[Type], a: Attrs) -> List[Type]:
     return [TensorType(i64, (None if x.shape is None else len(x.shape), None))]
 
 
-NonzeroOp = define_op("ml.nonzero", operands=["x"], traits=PURE, infer=_nonzero_infer,
+NonzeroOp = define_op("ml.nonzero", operands=["x"], traits=REDUCTION, infer=_nonzero_infer,
                       doc="Indices of the non-zero entries, one column per entry (rank x ?).")
 
 
@@ -261,6 +261,6 @@ def _compress_infer(types: List[Type], a: Attrs) -> List[Type]:
 
 
 CompressOp = define_op("ml.compress", operands=["x", "condition"], attrs={"axis": Int(None)},
-                       traits=PURE, infer=_compress_infer,
+                       traits=REDUCTION, infer=_compress_infer,
                        doc="Keep the slices along `axis` (or the flattened entries) where "
                            "`condition` is true.")

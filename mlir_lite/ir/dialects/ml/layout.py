@@ -24,7 +24,7 @@ from mlir_lite.ir.dialects.ml._infer import (
     spatial_params,
     window_out_dim,
 )
-from mlir_lite.ir.opdef import PURE, Int, Ints, define_op
+from mlir_lite.ir.opdef import CONV, FUSION_ANCHOR, Int, Ints, define_op
 from mlir_lite.ir.types import TensorType, Type
 
 __all__ = ["ConvNchwcOp"]
@@ -67,6 +67,6 @@ ConvNchwcOp = define_op(
     "ml.conv_nchwc", operands=["x", "w", "b?"],
     attrs={"strides": Ints(()), "pads": Ints(()), "dilations": Ints(()), "group": Int(1),
            "in_block": Int(0), "out_block": Int(16)},
-    traits=PURE, infer=_conv_nchwc_infer,
+    traits=CONV | FUSION_ANCHOR, infer=_conv_nchwc_infer,
     doc="2-D convolution on channel-blocked tensors: x [N, C/in_block, H, W, in_block] (or NCHW "
         "when in_block is 0), w [M, C, KH, KW] -> [N, M/out_block, OH, OW, out_block].")

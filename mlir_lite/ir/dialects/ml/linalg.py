@@ -14,7 +14,7 @@ from mlir_lite.ir.dialects.ml._infer import (
     dims_equal_or_unknown,
     operand_groups,
 )
-from mlir_lite.ir.opdef import PURE, Bool, Float, Str, define_op
+from mlir_lite.ir.opdef import FUSION_ANCHOR, GEMM, REDUCTION, Bool, Float, Str, define_op
 from mlir_lite.ir.types import Dim, TensorType, Type, broadcast_shapes
 
 __all__ = ["MatmulOp", "GemmOp", "EinsumOp", "parse_einsum"]
@@ -46,7 +46,8 @@ def _matmul_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
     return [TensorType(el, out)]
 
 
-MatmulOp = define_op("ml.matmul", operands=["lhs", "rhs"], traits=PURE, infer=_matmul_infer,
+MatmulOp = define_op("ml.matmul", operands=["lhs", "rhs"], traits=GEMM | FUSION_ANCHOR,
+                     infer=_matmul_infer,
                      doc="numpy.matmul: batch dims broadcast; 1-D operands are promoted and the "
                          "added dim removed.")
 
@@ -79,7 +80,7 @@ def _gemm_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 GemmOp = define_op("ml.gemm", operands=["a", "b", "c?"],
                    attrs={"alpha": Float(1.0), "beta": Float(1.0), "trans_a": Bool(False),
                           "trans_b": Bool(False)},
-                   traits=PURE, infer=_gemm_infer,
+                   traits=GEMM | FUSION_ANCHOR, infer=_gemm_infer,
                    doc="alpha * op(A) @ op(B) + beta * C (C optional, broadcast to (M, N)).")
 
 
@@ -153,5 +154,6 @@ def _einsum_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
     return [TensorType(el, tuple(sizes[ch] for ch in out))]
 
 
-EinsumOp = define_op("ml.einsum", operands=["inputs*"], attrs={"equation": Str()}, traits=PURE,
+EinsumOp = define_op("ml.einsum", operands=["inputs*"], attrs={"equation": Str()},
+                     traits=REDUCTION,
                      infer=_einsum_infer, doc="Einstein summation (ONNX Einsum, numpy semantics).")

@@ -18,7 +18,17 @@ from mlir_lite.ir.dialects.ml._infer import (
     require_float,
     require_int,
 )
-from mlir_lite.ir.opdef import ELEMENTWISE, PURE, Bool, Dense, Float, Str, TypeAttr, define_op
+from mlir_lite.ir.opdef import (
+    ALIAS,
+    ELEMENTWISE,
+    PURE,
+    Bool,
+    Dense,
+    Float,
+    Str,
+    TypeAttr,
+    define_op,
+)
 from mlir_lite.ir.types import ElementType, TensorType, Type, broadcast_shapes, i1
 
 __all__ = ["ConstantOp", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "BITWISE_OPS",
@@ -171,7 +181,7 @@ for _n in UNARY_FLOAT_OPS:
 for _n in UNARY_NUMERIC_OPS:
     define_op(f"ml.{_n}", operands=["x"], traits=ELEMENTWISE, infer=_unary_numeric,
               doc=f"Elementwise {_n}.")
-define_op("ml.identity", operands=["x"], traits=ELEMENTWISE, infer=_unary_any,
+define_op("ml.identity", operands=["x"], traits=ELEMENTWISE | ALIAS, infer=_unary_any,
           doc="The operand itself.")
 define_op("ml.not", operands=["x"], traits=ELEMENTWISE, infer=_not_infer,
           doc="Logical not of i1, bitwise not of integers.")

@@ -22,7 +22,21 @@ from mlir_lite.ir.dialects.ml._infer import (
     spatial_params,
     window_out_dim,
 )
-from mlir_lite.ir.opdef import PURE, Bool, Float, Int, Ints, Str, define_op
+from mlir_lite.ir.opdef import (
+    ALIAS,
+    BROADCAST_ELEMENTWISE,
+    CONV,
+    FUSION_ANCHOR,
+    POOL,
+    PURE,
+    REDUCTION,
+    Bool,
+    Float,
+    Int,
+    Ints,
+    Str,
+    define_op,
+)
 from mlir_lite.ir.types import TensorType, Type
 
 __all__ = ["ConvOp", "ConvTransposeOp", "POOL_OPS", "NORM_OPS"]
@@ -73,7 +87,8 @@ def _conv_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 _WINDOW_ATTRS = {"strides": Ints(()), "pads": Ints(()), "dilations": Ints(())}
 
 ConvOp = define_op("ml.conv", operands=["x", "w", "b?"],
-                   attrs={**_WINDOW_ATTRS, "group": Int(1)}, traits=PURE, infer=_conv_infer,
+                   attrs={**_WINDOW_ATTRS, "group": Int(1)}, traits=CONV | FUSION_ANCHOR,
+                   infer=_conv_infer,
                    doc="N-d convolution (cross-correlation), NCHW, w: (M, C/group, k...).")
 
 
@@ -114,7 +129,7 @@ def _conv_transpose_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type
 ConvTransposeOp = define_op(
     "ml.conv_transpose", operands=["x", "w", "b?"],
     attrs={**_WINDOW_ATTRS, "group": Int(1), "output_padding": Ints(())},
-    traits=PURE, infer=_conv_transpose_infer,
+    traits=CONV | FUSION_ANCHOR, infer=_conv_transpose_infer,
     doc="N-d transposed convolution, w: (C, M/group, k...); output_shape resolved into pads.")
 
 
@@ -140,11 +155,13 @@ def _pool_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 _POOL_ATTRS = {"kernel_shape": Ints(), **_WINDOW_ATTRS, "ceil_mode": Bool(False)}
 POOL_OPS = ("max_pool", "avg_pool", "lp_pool", "global_avg_pool", "global_max_pool",
             "global_lp_pool")
-define_op("ml.max_pool", operands=["x"], attrs=dict(_POOL_ATTRS), traits=PURE, infer=_pool_infer,
+define_op("ml.max_pool", operands=["x"], attrs=dict(_POOL_ATTRS), traits=POOL | FUSION_ANCHOR,
+          infer=_pool_infer,
           doc="Max pooling (padding never wins; ceil_mode drops windows starting in the end pad).")
 define_op("ml.avg_pool", operands=["x"], attrs={**_POOL_ATTRS, "count_include_pad": Bool(False)},
-          traits=PURE, infer=_pool_infer, doc="Average pooling.")
-define_op("ml.lp_pool", operands=["x"], attrs={**_POOL_ATTRS, "p": Int(2)}, traits=PURE,
+          traits=POOL | FUSION_ANCHOR, infer=_pool_infer, doc="Average pooling.")
+define_op("ml.lp_pool", operands=["x"], attrs={**_POOL_ATTRS, "p": Int(2)},
+          traits=POOL | FUSION_ANCHOR,
           infer=_pool_infer, doc="(sum |x|^p)^(1/p) over each window.")
 
 
@@ -158,9 +175,11 @@ def _global_pool_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 
 
 for _n in ("global_avg_pool", "global_max_pool"):
-    define_op(f"ml.{_n}", operands=["x"], traits=PURE, infer=_global_pool_infer,
+    define_op(f"ml.{_n}", operands=["x"], traits=REDUCTION | FUSION_ANCHOR,
+              infer=_global_pool_infer,
               doc=f"{_n}: reduce every spatial dim, keeping them as 1.")
-define_op("ml.global_lp_pool", operands=["x"], attrs={"p": Int(2)}, traits=PURE,
+define_op("ml.global_lp_pool", operands=["x"], attrs={"p": Int(2)},
+          traits=REDUCTION | FUSION_ANCHOR,
           infer=_global_pool_infer, doc="Lp norm over every spatial dim.")
 
 
@@ -182,10 +201,11 @@ def _channel_params_infer(n_params: int):
 
 
 define_op("ml.batch_norm", operands=["x", "scale", "bias", "mean", "var"],
-          attrs={"epsilon": Float(1e-5)}, traits=PURE, infer=_channel_params_infer(4),
+          attrs={"epsilon": Float(1e-5)}, traits=BROADCAST_ELEMENTWISE,
+          infer=_channel_params_infer(4),
           doc="Inference batch norm: (x - mean) / sqrt(var + eps) * scale + bias per channel.")
 define_op("ml.instance_norm", operands=["x", "scale", "bias"], attrs={"epsilon": Float(1e-5)},
-          traits=PURE, infer=_channel_params_infer(2),
+          traits=REDUCTION | FUSION_ANCHOR, infer=_channel_params_infer(2),
           doc="Normalize each (n, c) over the spatial dims, then scale/bias per channel.")
 
 
@@ -199,7 +219,8 @@ def _group_norm_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 
 
 define_op("ml.group_norm", operands=["x", "scale", "bias"],
-          attrs={"num_groups": Int(), "epsilon": Float(1e-5)}, traits=PURE,
+          attrs={"num_groups": Int(), "epsilon": Float(1e-5)},
+          traits=REDUCTION | FUSION_ANCHOR,
           infer=_group_norm_infer,
           doc="ONNX GroupNormalization (opset 21): statistics per group, scale/bias per channel.")
 
@@ -224,10 +245,12 @@ def _last_axes_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 
 
 define_op("ml.layer_norm", operands=["x", "scale", "bias?"],
-          attrs={"axis": Int(-1), "epsilon": Float(1e-5)}, traits=PURE, infer=_last_axes_infer,
+          attrs={"axis": Int(-1), "epsilon": Float(1e-5)}, traits=REDUCTION | FUSION_ANCHOR,
+          infer=_last_axes_infer,
           doc="Normalize over dims [axis, rank), then * scale + bias (ONNX LayerNormalization).")
 define_op("ml.rms_norm", operands=["x", "scale"],
-          attrs={"axis": Int(-1), "epsilon": Float(1e-5)}, traits=PURE, infer=_last_axes_infer,
+          attrs={"axis": Int(-1), "epsilon": Float(1e-5)}, traits=REDUCTION | FUSION_ANCHOR,
+          infer=_last_axes_infer,
           doc="x / sqrt(mean(x^2 over [axis, rank)) + eps) * scale (ONNX RMSNormalization).")
 
 
@@ -243,7 +266,8 @@ def _lrn_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 
 define_op("ml.lrn", operands=["x"],
           attrs={"size": Int(), "alpha": Float(1e-4), "beta": Float(0.75), "bias": Float(1.0)},
-          traits=PURE, infer=_lrn_infer, doc="Local response normalization across channels.")
+          traits=REDUCTION, infer=_lrn_infer,
+          doc="Local response normalization across channels.")
 NORM_OPS = ("batch_norm", "instance_norm", "group_norm", "layer_norm", "rms_norm", "lrn")
 
 
@@ -258,7 +282,9 @@ def _axis_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 for _n, _d in (("softmax", "exp(x) / sum(exp(x)) along axis"),
                ("log_softmax", "log of softmax along axis"),
                ("hardmax", "1 at the first maximum along axis, 0 elsewhere")):
-    define_op(f"ml.{_n}", operands=["x"], attrs={"axis": Int(-1)}, traits=PURE,
+    # hardmax is a reduction kernel the fuser leaves alone (not a FusionAnchor)
+    define_op(f"ml.{_n}", operands=["x"], attrs={"axis": Int(-1)},
+              traits=REDUCTION if _n == "hardmax" else REDUCTION | FUSION_ANCHOR,
               infer=_axis_infer, doc=f"{_n}: {_d} (ONNX opset 13+).")
 
 
@@ -266,7 +292,7 @@ def _dropout_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
     return [as_tensor(types[0])]
 
 
-define_op("ml.dropout", operands=["x"], attrs={"ratio": Float(0.5)}, traits=PURE,
+define_op("ml.dropout", operands=["x"], attrs={"ratio": Float(0.5)}, traits=PURE | ALIAS,
           infer=_dropout_infer, doc="Dropout at inference: the identity (ratio is kept for "
                                     "training transforms).")
 
@@ -296,7 +322,7 @@ def _nll_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 
 
 define_op("ml.nll_loss", operands=["input", "target", "weight?"],
-          attrs={"reduction": Str("mean"), "ignore_index": Int(None)}, traits=PURE,
+          attrs={"reduction": Str("mean"), "ignore_index": Int(None)}, traits=REDUCTION,
           infer=_nll_infer,
           doc="ONNX NegativeLogLikelihoodLoss: -input[n, target[n, d...], d...] * weight[target], "
               "0 where target == ignore_index; mean divides by the summed weights.")

@@ -21,7 +21,7 @@ from mlir_lite.ir.dialects.ml._infer import (
     window_out_dim,
 )
 from mlir_lite.ir.dialects.ml.linalg import _matmul_infer
-from mlir_lite.ir.opdef import PURE, Bool, Int, Ints, TypeAttr, define_op
+from mlir_lite.ir.opdef import CONV, GEMM, PURE, Bool, Int, Ints, TypeAttr, define_op
 from mlir_lite.ir.types import ElementType, TensorType, Type, i32
 
 __all__ = ["QUANT_OPS"]
@@ -103,8 +103,9 @@ def _matmul_integer_infer(types: List[Type], a: Attrs) -> List[Type]:
     return _matmul_infer([x.with_element(i32), y.with_element(i32)], {})
 
 
+# the integer matmul/conv are gemm/conv kernels that the fuser does not anchor (no FUSION_ANCHOR)
 define_op("ml.matmul_integer", operands=["a", "b", "a_zero_point?", "b_zero_point?"],
-          traits=PURE, infer=_matmul_integer_infer,
+          traits=GEMM, infer=_matmul_integer_infer,
           doc="(a - a_zero_point) @ (b - b_zero_point) in i32; a's zero point is a scalar or "
               "one per row, b's a scalar or one per column (ONNX MatMulInteger).")
 
@@ -125,6 +126,6 @@ def _conv_integer_infer(types: List[Type], a: Attrs) -> List[Type]:
 
 define_op("ml.conv_integer", operands=["x", "w", "x_zero_point?", "w_zero_point?"],
           attrs={"strides": Ints(()), "pads": Ints(()), "dilations": Ints(()), "group": Int(1)},
-          traits=PURE, infer=_conv_integer_infer,
+          traits=CONV, infer=_conv_integer_infer,
           doc="ml.conv of (x - x_zero_point) and (w - w_zero_point) accumulated in i32; w's zero "
               "point is a scalar or one per output channel (ONNX ConvInteger).")

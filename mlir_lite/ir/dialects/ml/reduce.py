@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from mlir_lite.ir.dialects.ml._infer import as_tensor, norm_axis, reduce_shape, require_float
-from mlir_lite.ir.opdef import PURE, Bool, Int, Ints, define_op
+from mlir_lite.ir.opdef import FUSION_ANCHOR, REDUCTION, Bool, Int, Ints, define_op
 from mlir_lite.ir.types import TensorType, Type, i1, i64
 
 __all__ = ["REDUCE_OPS", "FLOAT_REDUCE_OPS"]
@@ -38,7 +38,7 @@ for _n in REDUCE_OPS:
     define_op(f"ml.{_n}", operands=["x"],
               attrs={"axes": Ints(()), "keepdims": Bool(True),
                      "noop_with_empty_axes": Bool(False)},
-              traits=PURE, infer=_reduce_infer(_n in FLOAT_REDUCE_OPS,
+              traits=REDUCTION | FUSION_ANCHOR, infer=_reduce_infer(_n in FLOAT_REDUCE_OPS,
                                                _n in ("reduce_max", "reduce_min")),
               doc=f"ONNX {_n}: reduce `axes` (all when empty).")
 
@@ -69,7 +69,7 @@ def _reduce_dynamic_infer(float_only: bool, allow_bool: bool):
 for _n in REDUCE_OPS:
     define_op(f"ml.{_n}_dynamic", operands=["x", "axes"],
               attrs={"keepdims": Bool(True), "noop_with_empty_axes": Bool(False)},
-              traits=PURE, infer=_reduce_dynamic_infer(_n in FLOAT_REDUCE_OPS,
+              traits=REDUCTION, infer=_reduce_dynamic_infer(_n in FLOAT_REDUCE_OPS,
                                                        _n in ("reduce_max", "reduce_min")),
               doc=f"ONNX {_n} with the axes as a 1-D i64 operand known only at run time.")
 
@@ -86,7 +86,7 @@ def _arg_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 for _n in ("argmax", "argmin"):
     define_op(f"ml.{_n}", operands=["x"],
               attrs={"axis": Int(0), "keepdims": Bool(True), "select_last_index": Bool(False)},
-              traits=PURE, infer=_arg_infer,
+              traits=REDUCTION | FUSION_ANCHOR, infer=_arg_infer,
               doc=f"Index (i64) of the {_n[3:]} along `axis`; ties pick the first index unless "
                   "select_last_index.")
 
@@ -102,5 +102,5 @@ def _cumsum_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 
 define_op("ml.cumsum", operands=["x"],
           attrs={"axis": Int(), "exclusive": Bool(False), "reverse": Bool(False)},
-          traits=PURE, infer=_cumsum_infer,
+          traits=REDUCTION, infer=_cumsum_infer,
           doc="Cumulative sum along `axis` (ONNX CumSum, the axis as an attribute).")

@@ -23,7 +23,19 @@ from mlir_lite.ir.dialects.ml._shape_infer import (
     slice_len,
     tensor_of,
 )
-from mlir_lite.ir.opdef import PURE, Dense, Float, Floats, Int, Ints, Str, TypeAttr, define_op
+from mlir_lite.ir.opdef import (
+    INJECTIVE,
+    PURE,
+    VIEW,
+    Dense,
+    Float,
+    Floats,
+    Int,
+    Ints,
+    Str,
+    TypeAttr,
+    define_op,
+)
 from mlir_lite.ir.types import ElementType, TensorType, Type, broadcast_shapes, i64
 
 __all__ = [
@@ -107,7 +119,7 @@ def _reshape_dynamic_infer(types: List[Type], a: Attrs) -> List[Type]:
 
 
 ReshapeOp = define_op("ml.reshape", operands=["x"], attrs={"shape": Ints(), "allowzero": Int(0)},
-                      traits=PURE, infer=_reshape_infer,
+                      traits=VIEW, infer=_reshape_infer,
                       doc="ONNX Reshape: -1 infers one dim; 0 copies the input dim unless "
                           "allowzero=1.")
 ReshapeDynamicOp = define_op("ml.reshape_dynamic", operands=["x", "shape"],
@@ -131,7 +143,8 @@ def _transpose_infer(types: List[Type], a: Attrs) -> List[Type]:
     return [x.with_shape([x.shape[p] for p in perm])]
 
 
-TransposeOp = define_op("ml.transpose", operands=["x"], attrs={"perm": Ints(None)}, traits=PURE,
+TransposeOp = define_op("ml.transpose", operands=["x"], attrs={"perm": Ints(None)},
+                        traits=INJECTIVE,
                         infer=_transpose_infer,
                         doc="Permute axes (default: reverse them).")
 
@@ -174,12 +187,12 @@ def _flatten_infer(types: List[Type], a: Attrs) -> List[Type]:
     return [x.with_shape([dim_product(x.shape[:axis]), dim_product(x.shape[axis:])])]
 
 
-SqueezeOp = define_op("ml.squeeze", operands=["x"], attrs={"axes": Ints(None)}, traits=PURE,
+SqueezeOp = define_op("ml.squeeze", operands=["x"], attrs={"axes": Ints(None)}, traits=VIEW,
                       infer=_squeeze_infer, doc="Remove size-1 axes (all of them by default).")
-UnsqueezeOp = define_op("ml.unsqueeze", operands=["x"], attrs={"axes": Ints()}, traits=PURE,
+UnsqueezeOp = define_op("ml.unsqueeze", operands=["x"], attrs={"axes": Ints()}, traits=VIEW,
                         infer=_unsqueeze_infer,
                         doc="Insert size-1 axes; `axes` index the output.")
-FlattenOp = define_op("ml.flatten", operands=["x"], attrs={"axis": Int(1)}, traits=PURE,
+FlattenOp = define_op("ml.flatten", operands=["x"], attrs={"axis": Int(1)}, traits=VIEW,
                       infer=_flatten_infer,
                       doc="Reshape to 2-D: dims before `axis` and from `axis` on.")
 
@@ -212,7 +225,8 @@ def _concat_infer(types: List[Type], a: Attrs) -> List[Type]:
     return [TensorType(el, tuple(out))]
 
 
-ConcatOp = define_op("ml.concat", operands=["inputs*"], attrs={"axis": Int()}, traits=PURE,
+ConcatOp = define_op("ml.concat", operands=["inputs*"], attrs={"axis": Int()},
+                     traits=INJECTIVE,
                      infer=_concat_infer, doc="Concatenate along `axis`.")
 
 
@@ -254,7 +268,7 @@ def _split_infer(types: List[Type], a: Attrs) -> List[Type]:
 
 SplitOp = define_op("ml.split", operands=["x"], results=["outputs*"],
                     attrs={"axis": Int(0), "split": Ints(None), "num_outputs": Int(None)},
-                    traits=PURE, infer=_split_infer,
+                    traits=INJECTIVE, infer=_split_infer,
                     doc="Split along `axis` into pieces of `split` sizes (or `num_outputs` "
                         "near-equal pieces, the last one smaller).")
 
@@ -295,7 +309,7 @@ def _slice_infer(types: List[Type], a: Attrs) -> List[Type]:
 SliceOp = define_op("ml.slice", operands=["x"],
                     attrs={"starts": Ints(), "ends": Ints(), "axes": Ints(None),
                            "steps": Ints(None)},
-                    traits=PURE, infer=_slice_infer,
+                    traits=INJECTIVE, infer=_slice_infer,
                     doc="ONNX Slice: starts/ends clamp to the dim; negative steps walk back.")
 
 
@@ -358,7 +372,7 @@ def _pad_infer(types: List[Type], a: Attrs) -> List[Type]:
 
 PadOp = define_op("ml.pad", operands=["x", "constant_value?"],
                   attrs={"pads": Ints(), "mode": Str("constant"), "axes": Ints(None)},
-                  traits=PURE, infer=_pad_infer,
+                  traits=INJECTIVE, infer=_pad_infer,
                   doc="ONNX Pad: pads = [begins..., ends...] (negative crops); modes constant, "
                       "reflect, edge, wrap.")
 
@@ -384,7 +398,7 @@ def _expand_dynamic_infer(types: List[Type], a: Attrs) -> List[Type]:
     return [x.with_shape([d if type(d) is int and d != 1 else None for d in padded])]
 
 
-ExpandOp = define_op("ml.expand", operands=["x"], attrs={"shape": Ints()}, traits=PURE,
+ExpandOp = define_op("ml.expand", operands=["x"], attrs={"shape": Ints()}, traits=INJECTIVE,
                      infer=_expand_infer,
                      doc="Broadcast against `shape` (both ways, as ONNX Expand).")
 ExpandDynamicOp = define_op("ml.expand_dynamic", operands=["x", "shape"], traits=PURE,
@@ -404,7 +418,7 @@ def _tile_infer(types: List[Type], a: Attrs) -> List[Type]:
     return [x.with_shape([dim_mul(d, r) for d, r in zip(x.shape, reps)])]
 
 
-TileOp = define_op("ml.tile", operands=["x"], attrs={"repeats": Ints()}, traits=PURE,
+TileOp = define_op("ml.tile", operands=["x"], attrs={"repeats": Ints()}, traits=INJECTIVE,
                    infer=_tile_infer, doc="Repeat the tensor `repeats[i]` times along axis i.")
 
 
@@ -518,11 +532,11 @@ def _space_infer(to_depth: bool):
 
 
 DepthToSpaceOp = define_op("ml.depth_to_space", operands=["x"],
-                           attrs={"blocksize": Int(), "mode": Str("DCR")}, traits=PURE,
+                           attrs={"blocksize": Int(), "mode": Str("DCR")}, traits=INJECTIVE,
                            infer=_space_infer(False),
                            doc="Move channel blocks into space (NCHW; modes DCR and CRD).")
 SpaceToDepthOp = define_op("ml.space_to_depth", operands=["x"],
-                           attrs={"blocksize": Int(), "mode": Str("DCR")}, traits=PURE,
+                           attrs={"blocksize": Int(), "mode": Str("DCR")}, traits=INJECTIVE,
                            infer=_space_infer(True),
                            doc="Move spatial blocks into channels (NCHW; modes DCR and CRD).")
 
