@@ -22,6 +22,11 @@ per step one matmul with all recurrent weights. GRU (gates z, r, h):
 RNN: h = f(x W^T + h R^T + Wb + Rb). Their activations may be the defaults or any of Tanh,
 Sigmoid and Relu; layout 1 is handled by transposing in and out. Still CompileErrors: `clip`,
 `sequence_lens`, other activations, a sequence length that is not static.
+
+The unrolling is one rewrite pattern (`unroll_recurrent`) on the three ops, run by the greedy
+driver (no folding, no dead-op erasure: the IR out is exactly the unrolled ops). It builds
+through the rewriter's builder and replaces the op's results; an op it cannot unroll it
+declines, the reason being the CompileError's message (`decompose_rnn(strict=True)` raises it).
 """
 from __future__ import annotations
 
@@ -35,25 +40,48 @@ from mlir_lite.ir.dialects.ml.rnn import DEFAULT_ACTIVATIONS, RNN_OPERANDS
 from mlir_lite.ir.types import TensorType
 from mlir_lite.passes.registry import function_pass
 
-__all__ = ["decompose_rnn", "decompose_lstm", "decompose_gru_rnn", "DECOMPOSED"]
+from .rewrite import (
+    Decline,
+    MatchResult,
+    PatternDebug,
+    PatternRewriter,
+    apply_patterns_greedily,
+    pattern,
+)
+
+__all__ = ["decompose_rnn", "decompose_lstm", "decompose_gru_rnn", "DECOMPOSED",
+           "unroll_recurrent", "unsupported_reason"]
 
 DECOMPOSED = ("ml.lstm", "ml.gru", "ml.rnn")
 
 
+@pattern(*DECOMPOSED)
+def unroll_recurrent(op: Operation, rewriter: PatternRewriter) -> MatchResult:
+    """ml.lstm / ml.gru / ml.rnn with a static sequence length -> its unrolled steps."""
+    why = unsupported_reason(op)
+    if why is not None:
+        return Decline(why)
+    if op.name == "ml.lstm":
+        _unroll_lstm(op, rewriter)
+    else:
+        _unroll_gru_rnn(op, rewriter)
+    return True
+
+
 def decompose_rnn(func: Operation, strict: bool = True) -> int:
     """Decompose, in place, every op of `func` (regions included) that needs it; returns how
-    many were decomposed. An op that cannot be is a CompileError, or with `strict=False` is
-    left as it is (the pass does that: compiling the function then reports it)."""
-    todo = [op for op in func.walk() if op.name in DECOMPOSED]
-    done = 0
-    for op in todo:
-        try:
-            decompose_lstm(op) if op.name == "ml.lstm" else decompose_gru_rnn(op)
-            done += 1
-        except CompileError:
-            if strict:
-                raise
-    return done
+    many were decomposed. An op that cannot be is left as it is (the pass does that:
+    compiling the function then reports it), or with `strict=True` is a CompileError, raised
+    for the first such op (in walk order) once the others are decomposed."""
+    dbg = PatternDebug()
+    apply_patterns_greedily(func, [unroll_recurrent], fold=False, erase_dead=False, debug=dbg)
+    if strict:
+        for op in func.walk():
+            if op.name in DECOMPOSED:
+                raise CompileError(unsupported_reason(op) or f"{op.name} was not decomposed",
+                                   op.loc)
+    stats = dbg.patterns.get(unroll_recurrent.name)
+    return stats.matches if stats is not None else 0
 
 
 @function_pass("decompose-rnn",
@@ -76,41 +104,81 @@ def _pick(b: Builder, v: Value, i: int) -> Value:
     return b.op("ml.squeeze", _slice(b, v, i, i + 1, 0), axes=(0,))
 
 
-def _checked_sizes(op: Operation, g: dict, layout: int, unsupported: List[str]
-                   ) -> Tuple[int, int]:
-    """The sequence length and hidden size of recurrent op `op` (operand groups `g`); raises a
-    CompileError listing `unsupported` plus a sequence length that is not static, if any."""
+def _seq_len(g: dict, layout: int) -> Optional[int]:
+    """The static sequence length of a recurrent op (operand groups `g`), else None."""
     xt = g["x"].type
     seq = None
     if isinstance(xt, TensorType) and xt.shape is not None and len(xt.shape) == 3:
         seq = xt.shape[1 if layout else 0]
-    if type(seq) is not int:
-        unsupported.append("a sequence length that is not static")
-    if unsupported:
-        raise CompileError(f"{op.name} with {', '.join(unsupported)} is not supported by the "
-                           "TVM backend", op.loc)
+    return seq if type(seq) is int else None
+
+
+def _sizes(op: Operation, g: dict, layout: int) -> Tuple[int, int]:
+    """The sequence length and hidden size of a recurrent op that can be decomposed."""
+    seq = _seq_len(g, layout)
+    assert seq is not None
     h = op.attributes.get("hidden_size")
     return seq, int(h) if h is not None else g["r"].type.shape[-1]
 
 
-def decompose_lstm(op: Operation) -> None:
-    """Replace one `ml.lstm` by its unrolled computation (see the module docstring)."""
+def unsupported_reason(op: Operation) -> Optional[str]:
+    """Why recurrent op `op` cannot be decomposed (the CompileError's message), or None."""
+    kind = op.name.split(".", 1)[1]
     a = op.attributes
-    acts = tuple(a.get("activations") or ())
     nd = 2 if a.get("direction", "forward") == "bidirectional" else 1
     unsupported = []
-    if acts and acts != DEFAULT_ACTIVATIONS["lstm"] * nd:
-        unsupported.append(f"activations {list(acts)}")
+    if kind == "lstm":
+        acts = tuple(a.get("activations") or ())
+        if acts and acts != DEFAULT_ACTIVATIONS["lstm"] * nd:
+            unsupported.append(f"activations {list(acts)}")
+    else:
+        acts = tuple(a.get("activations") or ()) or DEFAULT_ACTIVATIONS[kind] * nd
+        bad_acts = [n for n in acts if n not in _SIMPLE_ACTS]
+        if bad_acts:
+            unsupported.append(f"activations {bad_acts}")
     if a.get("clip") is not None:
         unsupported.append("clip")
-    if a.get("layout", 0) != 0:
+    layout = int(a.get("layout", 0) or 0)
+    if kind == "lstm" and a.get("layout", 0) != 0:
         unsupported.append("layout=1")
-    g = operand_groups(op.operands, a, RNN_OPERANDS["lstm"])
+    g = operand_groups(op.operands, a, RNN_OPERANDS[kind])
     if g["sequence_lens"] is not None:
         unsupported.append("sequence_lens")
-    seq, hidden = _checked_sizes(op, g, 0, unsupported)
-    b = Builder.before(op)
-    b.loc = op.loc
+    if _seq_len(g, 0 if kind == "lstm" else layout) is None:
+        unsupported.append("a sequence length that is not static")
+    if unsupported:
+        return (f"{op.name} with {', '.join(unsupported)} is not supported by the "
+                "TVM backend")
+    return None
+
+
+def _check(op: Operation) -> None:
+    why = unsupported_reason(op)
+    if why is not None:
+        raise CompileError(why, op.loc)
+
+
+def decompose_lstm(op: Operation, rewriter: Optional[PatternRewriter] = None) -> None:
+    """Replace one `ml.lstm` by its unrolled computation (see the module docstring); a
+    CompileError when it cannot be."""
+    _check(op)
+    _unroll_lstm(op, rewriter or PatternRewriter())
+
+
+def decompose_gru_rnn(op: Operation, rewriter: Optional[PatternRewriter] = None) -> None:
+    """Replace one `ml.gru` or `ml.rnn` by its unrolled computation (module docstring); a
+    CompileError when it cannot be."""
+    _check(op)
+    _unroll_gru_rnn(op, rewriter or PatternRewriter())
+
+
+def _unroll_lstm(op: Operation, rewriter: PatternRewriter) -> None:
+    """Build the unrolled `ml.lstm` (checked already) and replace the op by it."""
+    a = op.attributes
+    nd = 2 if a.get("direction", "forward") == "bidirectional" else 1
+    g = operand_groups(op.operands, a, RNN_OPERANDS["lstm"])
+    seq, hidden = _sizes(op, g, 0)
+    b = rewriter.builder_before(op)
     x = g["x"]
     directions = ["forward", "reverse"] if nd == 2 else [a.get("direction", "forward")]
     ys, hs, cs = [], [], []
@@ -154,37 +222,26 @@ def decompose_lstm(op: Operation) -> None:
     results = [ys[0] if nd == 1 else b.op("ml.concat", *ys, axis=1),
                hs[0] if nd == 1 else b.op("ml.concat", *hs, axis=0),
                cs[0] if nd == 1 else b.op("ml.concat", *cs, axis=0)]
-    for old, new in zip(op.results, results):
-        old.replace_all_uses_with(new)
-    op.erase()
+    rewriter.replace_op(op, results)
 
 
 _SIMPLE_ACTS = {"Tanh": "ml.tanh", "Sigmoid": "ml.sigmoid", "Relu": "ml.relu"}
 
 
-def decompose_gru_rnn(op: Operation) -> None:
-    """Replace one `ml.gru` or `ml.rnn` by its unrolled computation (module docstring)."""
+def _unroll_gru_rnn(op: Operation, rewriter: PatternRewriter) -> None:
+    """Build the unrolled `ml.gru` / `ml.rnn` (checked already) and replace the op by it."""
     kind = op.name.split(".", 1)[1]
     a = op.attributes
     direction = a.get("direction", "forward")
     nd = 2 if direction == "bidirectional" else 1
     per = len(DEFAULT_ACTIVATIONS[kind])
     acts = tuple(a.get("activations") or ()) or DEFAULT_ACTIVATIONS[kind] * nd
-    unsupported = []
-    bad_acts = [n for n in acts if n not in _SIMPLE_ACTS]
-    if bad_acts:
-        unsupported.append(f"activations {bad_acts}")
-    if a.get("clip") is not None:
-        unsupported.append("clip")
     layout = int(a.get("layout", 0) or 0)
     g = operand_groups(op.operands, a, RNN_OPERANDS[kind])
-    if g["sequence_lens"] is not None:
-        unsupported.append("sequence_lens")
-    seq, hidden = _checked_sizes(op, g, layout, unsupported)
+    seq, hidden = _sizes(op, g, layout)
     ng = 3 if kind == "gru" else 1
     lbr = bool(a.get("linear_before_reset", False))
-    b = Builder.before(op)
-    b.loc = op.loc
+    b = rewriter.builder_before(op)
     x = g["x"] if not layout else b.op("ml.transpose", g["x"], perm=(1, 0, 2))
     h_init = g["initial_h"]
     if h_init is not None and layout:
@@ -226,9 +283,7 @@ def decompose_gru_rnn(op: Operation) -> None:
     if layout:
         y = b.op("ml.transpose", y, perm=(2, 0, 1, 3))
         y_h = b.op("ml.transpose", y_h, perm=(1, 0, 2))
-    for old, new in zip(op.results, (y, y_h)):
-        old.replace_all_uses_with(new)
-    op.erase()
+    rewriter.replace_op(op, [y, y_h])
 
 
 def _gru_step(b: Builder, xt: Value, h: Optional[Value], r_t: Value, rbh: Optional[Value],
