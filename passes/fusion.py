@@ -12,9 +12,10 @@
       "ml.yield"(%r) : (tensor<4x3xf32>) -> ()
     }) {kind = "gemm_epilogue", kernel = "fused_matmul_add_relu"} : ...
 
-Every op gets a pattern (`op_pattern`): elementwise (same shapes), broadcast, injective
-(reshape, transpose, slice, concat ...), reduction (reduce_*, softmax, layer_norm ...), an
-anchor (matmul/gemm, conv, pooling) or opaque. Ops are visited in block order and each is
+Every op gets a pattern (`op_pattern`) from the traits declared with it: elementwise (same
+shapes), broadcast, injective (reshape, transpose, slice, concat ...), reduction (reduce_*,
+softmax, layer_norm ...: a Reduction that is a FusionAnchor), an anchor (matmul/gemm, conv,
+pooling: a Gemm/Conv/Pool FusionAnchor) or opaque. Ops are visited in block order and each is
 merged with the groups of its producers when every rule of `RULES` agrees; a rule that refuses
 says why, and that reason is what the report prints for the pair. The rules allow:
 elementwise/broadcast chains; injective ops among them; a reduction with its elementwise
@@ -40,6 +41,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from mlir_lite.ir.attributes import NameLoc
 from mlir_lite.ir.core import Block, Operation, OpResult, Value
 from mlir_lite.ir.dialects.ml.fused import FusedOp
+from mlir_lite.ir.opdef import op_kernel_kind
 from mlir_lite.ir.types import TensorType
 
 from .manager import Pass, PassContext
@@ -47,24 +49,11 @@ from .registry import register_pass
 from .rewrite import Decline, PatternRewriter
 
 __all__ = ["Fuse", "FuseOptions", "FusionReport", "GroupInfo", "UnfusedPair", "RULES",
-           "op_pattern", "fuse_module", "count_kernels", "INJECTIVE_OPS", "VIEW_OPS",
-           "REDUCTION_OPS", "ANCHOR_OPS"]
+           "op_pattern", "fuse_module", "count_kernels"]
 
-VIEW_OPS = frozenset({"ml.reshape", "ml.squeeze", "ml.unsqueeze", "ml.flatten"})
-INJECTIVE_OPS = VIEW_OPS | {"ml.transpose", "ml.slice", "ml.concat", "ml.expand", "ml.tile",
-                            "ml.pad", "ml.depth_to_space", "ml.space_to_depth", "ml.split"}
-REDUCTION_OPS = frozenset(
-    {f"ml.reduce_{k}" for k in ("sum", "mean", "max", "min", "prod", "l1", "l2", "log_sum",
-                                "log_sum_exp", "sum_square")}
-    | {"ml.argmax", "ml.argmin", "ml.softmax", "ml.log_softmax", "ml.layer_norm",
-       "ml.rms_norm", "ml.instance_norm", "ml.group_norm", "ml.global_avg_pool",
-       "ml.global_max_pool", "ml.global_lp_pool"})
-# anchor op -> the kind of the group it anchors
-ANCHOR_OPS = {"ml.matmul": "gemm", "ml.gemm": "gemm", "ml.conv": "conv",
-              "ml.conv_nchwc": "conv", "ml.conv_transpose": "conv", "ml.max_pool": "pool", "ml.avg_pool": "pool",
-              "ml.lp_pool": "pool"}
-# ops that act elementwise on their first operand although they are not declared Elementwise
-BROADCAST_OPS = frozenset({"ml.batch_norm"})
+# What fusion knows of an op comes from its declared traits (mlir_lite/ir/opdef.py):
+# Elementwise / BroadcastElementwise, Injective (View), and FusionAnchor with the op's kernel
+# kind (Reduction, Gemm, Conv, Pool: `op_kernel_kind`), which names the group it anchors.
 
 
 def _shape(v: Value) -> Optional[tuple]:
@@ -78,17 +67,16 @@ def op_pattern(op: Operation) -> str:
         return "constant"
     if op.regions or not op.has_trait("Pure") or not op.results:
         return "opaque"
-    if op.has_trait("Elementwise") or op.name in BROADCAST_OPS:
+    bcast = op.has_trait("BroadcastElementwise")
+    if op.has_trait("Elementwise") or bcast:
         out = _shape(op.results[0])
         same = out is not None and None not in out and all(
             _shape(v) == out for v in op.operands)
-        return "elementwise" if same and op.name not in BROADCAST_OPS else "broadcast"
-    if op.name in INJECTIVE_OPS:
+        return "elementwise" if same and not bcast else "broadcast"
+    if op.has_trait("Injective"):
         return "injective"
-    if op.name in REDUCTION_OPS:
-        return "reduction"
-    if op.name in ANCHOR_OPS:
-        return "anchor"
+    if op.has_trait("FusionAnchor"):
+        return "reduction" if op.has_trait("Reduction") else "anchor"
     return "opaque"
 
 
@@ -109,10 +97,8 @@ class _Group:
         self.ops: List[Operation] = [op]
         self.anchor: Optional[Operation] = None
         self.anchor_kind: Optional[str] = None
-        if pattern == "anchor":
-            self.anchor, self.anchor_kind = op, ANCHOR_OPS[op.name]
-        elif pattern == "reduction":
-            self.anchor, self.anchor_kind = op, "reduction"
+        if pattern in ("anchor", "reduction"):  # "gemm", "conv", "pool" or "reduction"
+            self.anchor, self.anchor_kind = op, op_kernel_kind(op.name)
 
     def kind(self, patterns: Dict[Operation, str]) -> str:
         if self.anchor_kind == "reduction":
@@ -219,7 +205,7 @@ def _rule_injective(e: _Edge) -> Optional[Decline]:
     if e.options.injective:
         return None
     for op, p in ((e.producer, e.pp), (e.consumer, e.cp)):
-        if p == "injective" and op.name not in VIEW_OPS:
+        if p == "injective" and not op.has_trait("View"):
             return Decline(f"injective fusion is off (injective=false): {op.name}")
     return None
 

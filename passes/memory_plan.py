@@ -52,18 +52,17 @@ from mlir_lite.ir.types import TensorType
 from mlir_lite.runtime.arena import ArenaPlan, Variant, align, pack
 
 from .analysis.liveness import Liveness
-from .fusion import VIEW_OPS
 from .manager import Pass, PassContext
 from .registry import register_pass
 
 __all__ = ["Buffer", "MemoryPlan", "PlanError", "plan_memory", "verify_plan", "value_bytes",
            "inplace_operands", "probe_shapes", "parse_dims", "MemoryPlanPass", "Alloc",
-           "allocations", "arena_plan", "ALIAS_OPS"]
+           "allocations", "arena_plan"]
 
 ALIGNMENT = 64
-# Ops whose result is its operand's memory seen with another shape (the TVM backend lowers
-# exactly these to views).
-ALIAS_OPS = frozenset(VIEW_OPS | {"ml.identity", "ml.dropout"})
+# A view shares its source's allocation: by default the ops declared `Alias` (the reshape-like
+# `View`s, identity, dropout: mlir_lite/ir/opdef.py), exactly the ops the TVM backend runs as
+# views; `alias_ops` (a set of op names) replaces that choice.
 
 
 class PlanError(MlirLiteError):
@@ -289,9 +288,14 @@ def _itemsize(v: Value) -> int:
     return v.type.element.np_dtype.itemsize  # type: ignore[attr-defined]
 
 
+def _is_alias(op: Operation, alias_ops: Optional[frozenset]) -> bool:
+    """Whether `op`'s result is a view of its operand 0 (declared `Alias`, or in `alias_ops`)."""
+    return op.has_trait("Alias") if alias_ops is None else op.name in alias_ops
+
+
 def allocations(lv: Liveness, *, include_outputs: bool = False, inplace: bool = True,
                 shapes: Optional[Mapping[Value, tuple]] = None,
-                alias_ops: frozenset = ALIAS_OPS, prefix: bool = True
+                alias_ops: Optional[frozenset] = None, prefix: bool = True
                 ) -> Tuple[List[Alloc], Dict[Value, Alloc], Dict[Value, Value],
                            Dict[Value, Value], Dict[Value, str]]:
     """The allocation decisions, independent of the sizes the symbols take: (allocations,
@@ -338,7 +342,7 @@ def allocations(lv: Liveness, *, include_outputs: bool = False, inplace: bool = 
 
     def place(v: Value, s: int, op: Optional[Operation], top: bool) -> None:
         kind = lv.kind(v)
-        if op is not None and op.name in alias_ops and v is op.results[0]:
+        if op is not None and _is_alias(op, alias_ops) and v is op.results[0]:
             src = op.operand(0)
             a = alloc_of.get(src)
             if kind not in kinds or a is None:
@@ -399,7 +403,7 @@ def plan_memory(func: Operation, dims: Optional[Mapping[str, int]] = None, *,
                 alignment: int = ALIGNMENT, include_outputs: bool = False,
                 inplace: bool = True, shapes: Optional[Mapping[Value, tuple]] = None,
                 liveness: Optional[Liveness] = None,
-                alias_ops: frozenset = ALIAS_OPS) -> MemoryPlan:
+                alias_ops: Optional[frozenset] = None) -> MemoryPlan:
     """A static arena plan for `func` with symbolic dims bound by `dims`: the smaller of the
     plans with and without concats written over their first operand (ties: with)."""
     if alignment < 1 or alignment & (alignment - 1):
@@ -418,7 +422,7 @@ def plan_memory(func: Operation, dims: Optional[Mapping[str, int]] = None, *,
 
 
 def _plan(func: Operation, lv: Liveness, dims: Dict[str, int], shapes: Mapping[Value, tuple],
-          alignment: int, include_outputs: bool, inplace: bool, alias_ops: frozenset,
+          alignment: int, include_outputs: bool, inplace: bool, alias_ops: Optional[frozenset],
           prefix: bool) -> MemoryPlan:
     ids = lv.ids
     allocs, alloc_of, inplace_v, view_v, unplanned_v = allocations(
@@ -470,8 +474,8 @@ def _plan(func: Operation, lv: Liveness, dims: Dict[str, int], shapes: Mapping[V
 
 
 def arena_plan(func: Operation, value_ids: Mapping[Value, int], skip: Any = (),
-               dims: Optional[Mapping[str, int]] = None, alias_ops: frozenset = ALIAS_OPS
-               ) -> ArenaPlan:
+               dims: Optional[Mapping[str, int]] = None,
+               alias_ops: Optional[frozenset] = None) -> ArenaPlan:
     """The plan that a compiled function carries: for each variant that `plan_memory` weighs
     (concats written over their first operand or not), the allocation groups of `allocations`
     as buffer ids (`value_ids`; a group with a buffer in `skip`, e.g. one sized inside a loop,
