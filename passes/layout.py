@@ -21,6 +21,14 @@ regions (1040-3248) gain 16 %, SqueezeNet's largest (781) 9 %, ResNet-50's (1318
 Inception-v1's (401-571, with a conversion around every pooling) lost 3 % when blocked.
 
     run_pipeline(module, "shape-inference,blocked-layout{block=16},fuse")
+
+Which ops go blocked is a whole-region decision, so it stays an analysis (`_Region`: a
+union-find over the block, then the cost test per region). The edits are then one rewrite
+pattern (`_ToBlocked`) applied by `walk_and_apply_patterns` in block order (the order the
+conversions are created in fixes where they land): each region op becomes its blocked form and
+is replaced by that form's conversion back to NCHW; a region op reading such a conversion reads
+the blocked value instead, and a conversion nothing reads any more is erased, so conversions
+stay only where values leave the region.
 """
 from __future__ import annotations
 
@@ -28,12 +36,13 @@ from typing import Dict, List, Optional, Set
 
 import numpy as np
 
-from mlir_lite.ir.attributes import DenseAttr
+from mlir_lite.ir.attributes import UNKNOWN_LOC, DenseAttr
 from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.types import TensorType
 
 from .registry import function_pass
+from .rewrite import Decline, MatchResult, PatternRewriter, RewritePattern, walk_and_apply_patterns
 
 __all__ = ["block_layout", "to_blocked_array"]
 
@@ -160,8 +169,8 @@ class _Region:
                 if v not in seen:
                     seen.add(v)
                     moved[r] = moved.get(r, 0.0) + _elements(v)
-        return {op for op in self.parent
-                if macs.get(self._find(op), 0.0) >= macs_per_element * moved.get(self._find(op), 0.0)}
+        return {op for op in self.parent if macs.get(self._find(op), 0.0)
+                >= macs_per_element * moved.get(self._find(op), 0.0)}
 
 
 def _elements(v: Value) -> float:
@@ -176,27 +185,35 @@ def _macs(conv: Operation) -> float:
     return float(m * c * kh * kw * oh * ow)
 
 
-class _Rewriter:
-    def __init__(self, block: int) -> None:
-        self.block = block
-        self.blocked: Dict[Value, Value] = {}  # NCHW value -> its blocked form
+class _ToBlocked(RewritePattern):
+    """A region op -> its blocked form, replaced by the conversion of that form back to NCHW
+    (which only the region's edges keep: see the module docstring)."""
 
-    def _after_def(self, v: Value) -> Builder:
+    def __init__(self, inside: Set[Operation], block: int) -> None:
+        self.inside = inside
+        self.block = block
+        self.roots = tuple(sorted({op.name for op in inside}))
+        self.blocked: Dict[Value, Value] = {}  # NCHW value -> its blocked form
+        self.to_nchw: Dict[Value, List[Operation]] = {}  # a conversion back -> its ops
+
+    @property
+    def name(self) -> str:
+        return "blocked-layout"
+
+    def _after_def(self, v: Value, rewriter: PatternRewriter) -> Builder:
         owner = v.owner
         if isinstance(owner, Operation):
-            return Builder.after(owner)
-        first = owner.first_op
-        return Builder.before(first)
+            return rewriter.builder_after(owner)
+        return rewriter.builder_before(owner.first_op, loc=UNKNOWN_LOC)
 
-    def operand(self, v: Value) -> Value:
+    def operand(self, v: Value, rewriter: PatternRewriter) -> Value:
         """`v` in the blocked layout: its blocked form, a re-laid-out constant, or a conversion
         (cached, so each value is converted once)."""
         if v in self.blocked:
             return self.blocked[v]
         s = _shape(v)
         arr = _constant(v)
-        b = self._after_def(v)
-        b.loc = getattr(v.owner, "loc", b.loc)
+        b = self._after_def(v, rewriter)
         if arr is not None:
             a4 = arr.reshape((1,) * (4 - arr.ndim) + arr.shape)
             new = to_blocked_array(a4, self.block)
@@ -210,14 +227,15 @@ class _Rewriter:
         self.blocked[v] = out
         return out
 
-    def rewrite(self, op: Operation) -> None:
-        b = Builder.before(op)
-        b.loc = op.loc
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> MatchResult:
+        if op not in self.inside:
+            return Decline("not in a blocked region")
+        b = rewriter.builder_before(op)
         attrs = {k: v for k, v in op.attributes.items() if k != "operandSegmentSizes"}
         if op.name == "ml.conv":
             x = op.operands[0]
             ib = self.block if x in self.blocked or _chw_static(x, self.block) else 0
-            xb = self.operand(x) if ib else x
+            xb = self.operand(x, rewriter) if ib else x
             attrs.update(in_block=ib, out_block=self.block)
             new = b.op("ml.conv_nchwc", xb, *op.operands[1:], **attrs)
         elif op.name == "ml.batch_norm":
@@ -230,44 +248,37 @@ class _Rewriter:
                                            self.block)
                 consts.append(b.op("ml.constant", value=DenseAttr(
                     blocked, TensorType(el, blocked.shape))))
-            new = b.op("ml.add", b.op("ml.mul", self.operand(op.operands[0]), consts[0]),
-                       consts[1])
+            new = b.op("ml.add", b.op("ml.mul", self.operand(op.operands[0], rewriter),
+                                      consts[0]), consts[1])
         elif op.name == "ml.concat":
-            new = b.op("ml.concat", *[self.operand(v) for v in op.operands], axis=1)
+            new = b.op("ml.concat", *[self.operand(v, rewriter) for v in op.operands], axis=1)
         else:
-            new = b.op(op.name, *[self.operand(v) for v in op.operands], **attrs)
-        self.blocked[op.results[0]] = new
-
-    def unblock(self, v: Value, inside: Set[Operation]) -> None:
-        """Give the users of `v` outside the region the NCHW form of its blocked value."""
-        if not any(u.owner not in inside for u in v.uses):
-            return
-        vb = self.blocked[v]
-        s = _shape(v)
-        b = Builder.after(vb.owner)
-        b.loc = vb.owner.loc
-        t = b.op("ml.transpose", vb, perm=(0, 1, 4, 2, 3))
-        nchw = b.op("ml.reshape", t, shape=(0, s[1], s[2], s[3]))
-        v.replace_uses_where(nchw, lambda user: user not in inside)
+            new = b.op(op.name, *[self.operand(v, rewriter) for v in op.operands], **attrs)
+        # back to NCHW, right after the blocked form: what the users outside the region read
+        s = _shape(op.results[0])
+        a = rewriter.builder_after(new.owner)
+        t = a.op("ml.transpose", new, perm=(0, 1, 4, 2, 3))
+        nchw = a.op("ml.reshape", t, shape=(0, s[1], s[2], s[3]))
+        self.blocked[nchw] = new
+        self.to_nchw[nchw] = [nchw.owner, t.owner]
+        read = [v for v in dict.fromkeys(op.operands) if v in self.to_nchw]
+        rewriter.replace_op(op, [nchw])
+        for v in read:  # the region's ops read the blocked form, not the conversion
+            if not v.has_uses():
+                for c in self.to_nchw.pop(v):
+                    rewriter.erase_op(c)
+        return True
 
 
 def block_layout(func: Operation, block: int = 16, macs_per_element: float = 500.0) -> int:
     """Rewrite the blocked regions of `func`'s body (see the module docstring); returns the
     number of convs that now run blocked."""
     body = func.regions[0].blocks[0]
-    ops = list(body.ops)
-    inside = _Region(ops, block).keep(macs_per_element)
+    inside = _Region(list(body.ops), block).keep(macs_per_element)
     if not inside:
         return 0
-    rw = _Rewriter(block)
-    order = [op for op in ops if op in inside]
-    for op in order:
-        rw.rewrite(op)
-    for op in order:
-        rw.unblock(op.results[0], inside)
-    for op in reversed(order):
-        op.erase()
-    return sum(op.name == "ml.conv" for op in order)
+    walk_and_apply_patterns(func, [_ToBlocked(inside, block)])
+    return sum(op.name == "ml.conv" for op in inside)
 
 
 @function_pass("blocked-layout",
