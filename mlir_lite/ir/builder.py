@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 from mlir_lite.errors import VerifyError
 from mlir_lite.ir.attributes import UNKNOWN_LOC, Location
@@ -88,6 +88,7 @@ class Builder:
         """Create op `name` at the insertion point and return it."""
         klass = OP_REGISTRY.get(name)
         loc = self.loc if loc is None else loc
+        op: Operation
         if klass is not None and hasattr(klass, "build"):
             op = klass.build(operands, attrs, result_types, regions, loc)
         else:
@@ -99,8 +100,11 @@ class Builder:
         return op
 
     def op(self, name: str, *operands: Value, result_types: Optional[Sequence[Type]] = None,
-           loc: Optional[Location] = None, **attrs: Any) -> Union[Value, tuple, None]:
-        """Create op `name` and return its result (or a tuple of results, or None)."""
+           loc: Optional[Location] = None, **attrs: Any) -> Any:
+        """Create op `name` and return its result (or a tuple of results, or None).
+
+        Which of the three depends on the op named, so the return type is Any (as in
+        `NodeContext.op`); `create` returns the typed `Operation`."""
         op = self.create(name, operands, attrs, result_types, (), loc)
         if len(op.results) == 1:
             return op.results[0]

@@ -16,7 +16,9 @@ from .table import vjp
 
 __all__: List[str] = []
 
-Cots = Sequence[Optional[Value]]
+# The cotangent of the op's one result: rules run only for ops whose results have one, and
+# these ops have a single result, so it is never None.
+Cots = Sequence[Value]
 
 
 def _unb(ctx: VJPContext, g: Value, v: Value, op: Operation) -> Value:
@@ -183,7 +185,7 @@ def _thresholded_relu(ctx: VJPContext, op: Operation, cots: Cots) -> list:
 
 @vjp("ml.hard_sigmoid")
 def _hard_sigmoid(ctx: VJPContext, op: Operation, cots: Cots) -> list:
-    x, y = op.operands[0], op.result
+    y = op.result
     inside = ctx.emit("ml.logical_and", ctx.emit("ml.greater", y, ctx.scalar(0.0, y)),
                       ctx.emit("ml.less", y, ctx.scalar(1.0, y)))
     return [ctx.select(inside, ctx.scale(cots[0], op.attr("alpha")))]

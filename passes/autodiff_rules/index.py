@@ -16,7 +16,9 @@ from .table import vjp
 
 __all__: List[str] = []
 
-Cots = Sequence[Optional[Value]]
+# The cotangent of the op's one result: rules run only for ops whose results have one, and
+# these ops (all but ml.split / ml.topk) have a single result, so it is never None.
+Cots = Sequence[Value]
 
 
 @vjp("ml.gather")
@@ -82,7 +84,7 @@ vjp("ml.scatter_nd")(_scatter_rule("ml.gather_nd", False))
 
 
 @vjp("ml.topk")
-def _topk(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+def _topk(ctx: VJPContext, op: Operation, cots: Sequence[Optional[Value]]) -> list:
     g = cots[0]
     x = op.operands[0]
     if g is None:

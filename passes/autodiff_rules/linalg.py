@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.dialects.ml._infer import operand_groups
@@ -15,7 +15,9 @@ from .table import vjp
 
 __all__: List[str] = []
 
-Cots = Sequence[Optional[Value]]
+# The cotangent of the op's one result: rules run only for ops whose results have one, and
+# these ops have a single result, so it is never None.
+Cots = Sequence[Value]
 
 
 def _swap_last(ctx: VJPContext, v: Value) -> Value:

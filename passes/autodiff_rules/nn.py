@@ -25,7 +25,9 @@ from .table import vjp
 
 __all__: List[str] = []
 
-Cots = Sequence[Optional[Value]]
+# The cotangent of the op's one result: rules run only for ops whose results have one, and
+# these ops have a single result, so it is never None.
+Cots = Sequence[Value]
 
 
 def _spatial_axes(ctx: VJPContext, x: Value) -> tuple:

@@ -16,7 +16,9 @@ from .table import vjp
 
 __all__ = ["reduced_axes", "expand_reduced", "extremum_grad"]
 
-Cots = Sequence[Optional[Value]]
+# The cotangent of the op's one result: rules run only for ops whose results have one, and
+# these ops have a single result, so it is never None.
+Cots = Sequence[Value]
 
 
 def reduced_axes(ctx: VJPContext, op: Operation) -> Optional[tuple]:

@@ -21,7 +21,9 @@ from .table import vjp
 
 __all__: List[str] = []
 
-Cots = Sequence[Optional[Value]]
+# The cotangent of the op's one result: rules run only for ops whose results have one, and
+# these ops (all but ml.split / ml.topk) have a single result, so it is never None.
+Cots = Sequence[Value]
 
 
 @vjp("ml.reshape", "ml.flatten", "ml.squeeze", "ml.unsqueeze", "ml.reshape_dynamic")
@@ -69,7 +71,7 @@ def _concat(ctx: VJPContext, op: Operation, cots: Cots) -> list:
 
 
 @vjp("ml.split")
-def _split(ctx: VJPContext, op: Operation, cots: Cots) -> list:
+def _split(ctx: VJPContext, op: Operation, cots: Sequence[Optional[Value]]) -> list:
     x = op.operands[0]
     axis = norm_axis(op.attr("axis"), ctx.rank(x))
     parts = [c if c is not None else ctx.zeros_like(r) for c, r in zip(cots, op.results)]

@@ -19,7 +19,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 __all__ = ["VJP_RULES", "VjpRule", "vjp", "no_gradient", "NON_DIFFERENTIABLE"]
 
-VjpRule = Callable[[Any, Any, Sequence[Optional[Any]]], List[Optional[Any]]]
+# (ctx, op, cotangents): the cotangents are Optional[Value]s; a rule of single-result ops may
+# take them as Values (it only runs when there is one)
+VjpRule = Callable[[Any, Any, Sequence[Any]], List[Optional[Any]]]
 VJP_RULES: Dict[str, VjpRule] = {}
 
 # Float-valued ops whose derivative is zero almost everywhere (or that are not differentiable):

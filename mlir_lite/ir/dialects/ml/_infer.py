@@ -139,7 +139,7 @@ def spatial_params(attrs: Dict[str, Any], n: int) -> Tuple[tuple, tuple, tuple]:
 
 
 def operand_groups(items: Sequence[Any], attrs: Dict[str, Any],
-                   specs: Sequence[str]) -> Dict[str, Optional[Any]]:
+                   specs: Sequence[str]) -> Dict[str, Any]:
     """Split flat operand types (or values) by the declared specs (`"bias?"`: optional); absent
     optional operands map to None. Uses `operandSegmentSizes` when present, else fills the
     optional operands from the front (as `define_op` does)."""
