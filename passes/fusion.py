@@ -426,10 +426,9 @@ class _BlockFuser:
             else:
                 op = unit[0]
                 if anchor_op is None:
-                    op.detach()
-                    self.block.append(op)
+                    rewriter.move_op_to_end(op, self.block)
                 else:
-                    op.move_before(anchor_op)
+                    rewriter.move_op_before(op, anchor_op)
 
     def build_fused(self, members: List[Operation], rewriter: PatternRewriter,
                     before: Optional[Operation]) -> Operation:
@@ -473,9 +472,7 @@ class _BlockFuser:
         for r_old, r_new in zip(outputs, fused.results):
             r_new.name_hint = r_old.name_hint
         if before is None:
-            self.block.append(fused)
-            rewriter.listener.notify_op_inserted(fused)
-            rewriter.num_changes += 1
+            rewriter.insert_at_end(self.block, fused)
         else:
             rewriter.insert_before(before, fused)
         for r_old, r_new in zip(outputs, fused.results):
