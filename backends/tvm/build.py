@@ -462,9 +462,9 @@ def _with_memory_plan(plan: Plan, f: Operation, value_ids: Dict[Value, int]) -> 
     import dataclasses
 
     from mlir_lite.passes.memory_plan import arena_plan
-    views = frozenset(n for n, k in KINDS.items() if k == "view")
+    # the views it shares buffers for are the ops declared Alias: the ones lowered as kind view
     skip = {i for i, s in enumerate(plan.buffers) if s.dynamic or s.kind in ("input", "const")}
-    return dataclasses.replace(plan, memory=arena_plan(f, value_ids, skip, alias_ops=views))
+    return dataclasses.replace(plan, memory=arena_plan(f, value_ids, skip))
 
 
 class _Lazy:

@@ -6,9 +6,10 @@ The region's block arguments are bound to the given tensors (the kernel's placeh
 op of the region is lowered with its ordinary rule (lower.py), and the yielded values are the
 kernel's outputs. Intermediate stages stay in the graph: the CPU schedule inlines the injective
 ones into their consumers and attaches the epilogue of a matmul/conv anchor to the anchor's
-tile loop (schedules/fused.py). The returned context carries the kernel kind (that of the
-anchor, else `reduction` when a reduction is present, else `injective`), the anchor's schedule
-hints and the error checks of all member ops.
+tile loop (schedules/fused.py). The returned context carries the kernel kind and schedule hints
+of the group's anchor (the member declared `FusionAnchor`; the fuser puts at most one in a
+group), else of its first member whose kind has a schedule of its own, else `injective`; and
+the error checks of all member ops.
 """
 from __future__ import annotations
 
@@ -20,11 +21,9 @@ from tvm import te, tirx
 from mlir_lite.ir.core import Operation, Value
 
 from .lower import KINDS, LOWERING, LowerContext, tvm_dtype
+from .schedules import CPU_SCHEDULES
 
-__all__ = ["lower_fused", "ANCHOR_KINDS"]
-
-# kernel kinds with a schedule of their own, strongest first
-ANCHOR_KINDS = ("matmul", "conv", "pool", "reduction")
+__all__ = ["lower_fused"]
 
 
 def _constant(op: Operation) -> te.Tensor:
@@ -66,7 +65,7 @@ def lower_fused(op: Operation, inputs: Sequence[te.Tensor]
     block = op.regions[0].blocks[0]
     env: Dict[Value, te.Tensor] = dict(zip(block.args, inputs))
     fused_ctx = LowerContext(op, kind="injective")
-    rank = len(ANCHOR_KINDS)
+    anchored = False
     for inner in block.ops:
         if inner.name == "ml.yield":
             return _distinct_outputs([env[v] for v in inner.operands], inputs), fused_ctx
@@ -90,9 +89,11 @@ def lower_fused(op: Operation, inputs: Sequence[te.Tensor]
                                 f"{want}")
             env[r] = t
         fused_ctx.checks.extend(ctx.checks)
-        k = ANCHOR_KINDS.index(ctx.kind) if ctx.kind in ANCHOR_KINDS else rank
-        if k < (ANCHOR_KINDS.index(fused_ctx.kind) if fused_ctx.kind in ANCHOR_KINDS
-                else rank):
+        if anchored:
+            continue
+        anchored = inner.has_trait("FusionAnchor")
+        if anchored or (fused_ctx.kind == "injective" and ctx.kind != "injective"
+                        and ctx.kind in CPU_SCHEDULES):
             fused_ctx.kind = ctx.kind
             fused_ctx.hints = dict(ctx.hints)
     raise ValueError("ml.fused: the region does not end with ml.yield")

@@ -7,9 +7,12 @@
 A rule takes the lowering context, the op (for its attributes) and one `te.Tensor` per operand
 that is present, and returns a tensor or a list of tensors (one per result). Shapes are TVM
 expressions: static dims are `IntImm`s and symbolic dims are `int64` `tirx.Var`s shared across a
-whole function (`ctx.dims`), so one compiled kernel serves every size. Each registration names a
-kernel *kind* (`injective`, `reduction`, `matmul`, `conv`, `view`, ...) that picks the schedule;
-a rule may refine it through `ctx.kind` and pass schedule hints in `ctx.hints`.
+whole function (`ctx.dims`), so one compiled kernel serves every size. Each op's kernel *kind*
+(`injective`, `reduction`, `matmul`, `conv`, `pool`, `view`), which picks the schedule, comes
+from the traits declared with the op (`declared_kind`: Alias -> view, Gemm -> matmul, Conv,
+Pool, Reduction, else injective); `@lower(..., kind=...)` overrides it only where the TVM
+schedule genuinely differs from the declaration (each override says why). A rule may refine it
+through `ctx.kind` and pass schedule hints in `ctx.hints`.
 
 Index-consuming rules never read out of bounds: they read at a clamped index and also produce an
 error-flag tensor (`ctx.add_check`), which the executor reads after the kernel and turns into an
@@ -24,11 +27,14 @@ import tvm_ffi
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
 
+import mlir_lite.ir.dialects.ml  # noqa: F401  (the op declarations the kinds come from)
 from mlir_lite.ir.core import Operation
+from mlir_lite.ir.opdef import op_has_trait, op_kernel_kind
 from mlir_lite.ir.types import ElementType
 
-__all__ = ["LOWERING", "KINDS", "lower", "LowerContext", "tvm_dtype", "dtype_of", "load",
-           "is_one", "same_dim", "broadcast_shape", "broadcast_index", "Check"]
+__all__ = ["LOWERING", "KINDS", "lower", "declared_kind", "LowerContext", "tvm_dtype",
+           "dtype_of", "load", "is_one", "same_dim", "broadcast_shape", "broadcast_index",
+           "Check"]
 
 Rule = Callable[..., Union[te.Tensor, Sequence[te.Tensor]]]
 
@@ -66,14 +72,32 @@ def tvm_dtype(el: ElementType) -> str:
     return dt
 
 
-def lower(*names: str, kind: str = "injective") -> Callable[[Rule], Rule]:
-    """Register `fn(ctx, op, *tensors)` as the lowering of the named ops, scheduled as `kind`."""
+# declared kernel kind (opdef.op_kernel_kind) -> the TVM schedule kind
+_SCHEDULE_OF_KERNEL = {"gemm": "matmul", "conv": "conv", "pool": "pool", "reduction": "reduction"}
+
+
+def declared_kind(name: str) -> str:
+    """The kernel kind op `name` gets from its declared traits: `view` for an Alias (run as a
+    view of its operand's buffer, no kernel), `matmul`/`conv`/`pool`/`reduction` for its kernel
+    kind, else `injective`."""
+    if op_has_trait(name, "Alias"):
+        return "view"
+    return _SCHEDULE_OF_KERNEL.get(op_kernel_kind(name) or "", "injective")
+
+
+def lower(*names: str, kind: Optional[str] = None) -> Callable[[Rule], Rule]:
+    """Register `fn(ctx, op, *tensors)` as the lowering of the named ops, scheduled as the kind
+    their declaration gives (`declared_kind`), or as `kind`: an override, for a TVM schedule
+    that differs from the declaration (a `kind` equal to the declared one is refused)."""
     def deco(fn: Rule) -> Rule:
         for n in names:
             if n in LOWERING:
                 raise ValueError(f"lowering rule for {n} is registered twice")
+            if kind is not None and kind == declared_kind(n):
+                raise ValueError(f"lowering rule for {n}: kind={kind!r} is what its declaration "
+                                 "gives; drop the override")
             LOWERING[n] = fn
-            KINDS[n] = kind
+            KINDS[n] = kind or declared_kind(n)
         return fn
     return deco
 

@@ -27,6 +27,7 @@ from tvm import te, tirx
 
 from mlir_lite.ir.core import Operation, Value
 
+from .lower import KINDS
 from .schedules.conv import conv_plan
 from .schedules.matmul import PACKED_B, panel_width, takes_dot_rows
 
@@ -48,19 +49,22 @@ def _static(shape: Any) -> Optional[tuple]:
     return tuple(shape)
 
 
-_CONVS = ("ml.conv", "ml.conv_nchwc")
+def _is_conv(name: str) -> bool:
+    """An op scheduled as a conv (its declared kind; the integer conv's weights are never f32,
+    so they are never packed)."""
+    return KINDS.get(name) == "conv"
 
 
 def _conv_weight(op: Operation) -> Optional[tuple]:
     """(operand index of `op` that is the weight, the conv op) for a conv or a fused group whose
     conv reads a block argument (used only there) as its weight."""
-    if op.name in _CONVS:
+    if _is_conv(op.name):
         return 1, op
     if op.name != "ml.fused":
         return None
     block = op.regions[0].blocks[0]
     for inner in block.ops:
-        if inner.name in _CONVS and len(inner.operands) > 1:
+        if _is_conv(inner.name) and len(inner.operands) > 1:
             w = inner.operands[1]
             if w in block.args and len(list(w.uses)) == 1:
                 return list(block.args).index(w), inner
@@ -129,7 +133,9 @@ def prepack_weights(builder: Any, op: Operation, holders: Dict[int, te.Tensor]
 
 
 # -- matmul B ------------------------------------------------------------------------------------
-_MATMULS = ("ml.matmul", "ml.gemm")
+def _is_matmul(name: str) -> bool:
+    """An op scheduled as a matmul (its declared kind; the integer matmul's B is never f32)."""
+    return KINDS.get(name) == "matmul"
 
 
 def pack_panels(b: np.ndarray, nj: int, trans_b: bool = False) -> np.ndarray:
@@ -145,13 +151,13 @@ def pack_panels(b: np.ndarray, nj: int, trans_b: bool = False) -> np.ndarray:
 def _matmul_b(op: Operation) -> Optional[tuple]:
     """(operand index of `op` that is B, the matmul op) for a matmul/gemm, or a fused group
     whose matmul reads a block argument (used only there) as B."""
-    if op.name in _MATMULS:
+    if _is_matmul(op.name):
         return 1, op
     if op.name != "ml.fused":
         return None
     block = op.regions[0].blocks[0]
     for inner in block.ops:
-        if inner.name in _MATMULS and len(inner.operands) > 1:
+        if _is_matmul(inner.name) and len(inner.operands) > 1:
             b = inner.operands[1]
             if b in block.args and len(list(b.uses)) == 1 and inner.operands[0] is not b:
                 return list(block.args).index(b), inner

@@ -152,7 +152,7 @@ def _positions(ctx: LowerContext, n_in: Expr, nz: Callable[[Expr], Expr], n_out:
     return te.compute([n_out], find, name=ctx.name("position"))
 
 
-@lower("ml.nonzero", kind="reduction")
+@lower("ml.nonzero")
 def _nonzero(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     r, n = result_shape(op, [x])
     xs = list(x.shape)
@@ -185,7 +185,7 @@ def _nonzero(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     return te.compute([r, n], body, name=ctx.name("nonzero"))
 
 
-@lower("ml.compress", kind="reduction")
+@lower("ml.compress")
 def _compress(ctx: LowerContext, op: Operation, x: te.Tensor, cond: te.Tensor) -> te.Tensor:
     out = result_shape(op, [x, cond])
     axis = op.attr("axis")

@@ -15,6 +15,7 @@ from tvm import te, tirx
 
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._infer import norm_axis
+from mlir_lite.ir.dialects.ml.reduce import REDUCE_OPS
 
 from .lower import LOWERING, LowerContext, dtype_of, load, lower
 from .rules_dynamic import any_of, entry, i64, result_shape, scalar_of
@@ -39,7 +40,7 @@ def _trilu_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, k: te.Tensor)
     return te.compute(x.shape, body, name=ctx.name("trilu"))
 
 
-@lower("ml.cumsum_dynamic", kind="reduction")
+@lower("ml.cumsum_dynamic")
 def _cumsum_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, ax: te.Tensor) -> te.Tensor:
     rank = len(x.shape)
     a = scalar_of(ctx, ax, "axis")
@@ -79,7 +80,7 @@ def _one_hot_dynamic(ctx: LowerContext, op: Operation, idx: te.Tensor, depth: te
     return te.compute(out, body, name=ctx.name("one_hot"))
 
 
-@lower("ml.topk_dynamic", kind="reduction")
+@lower("ml.topk_dynamic")
 def _topk_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, k: te.Tensor) -> Any:
     out = result_shape(op, [x, k])
     axis = norm_axis(op.attr("axis"), len(x.shape))
@@ -109,6 +110,10 @@ def _extreme(dt: str, high: bool) -> Expr:
 
 
 def _reduce_dynamic(name: str) -> Callable[..., te.Tensor]:
+    if name not in _SUM_LIKE and name not in ("reduce_max", "reduce_min", "reduce_prod",
+                                              "reduce_log_sum_exp"):
+        raise NotImplementedError(f"no TVM lowering of ml.{name}_dynamic (add it to _SUM_LIKE)")
+
     def rule(ctx: LowerContext, op: Operation, x: te.Tensor, axes: te.Tensor) -> te.Tensor:
         r = len(x.shape)
         if len(axes.shape) != 1 or not isinstance(axes.shape[0], tirx.IntImm):
@@ -202,6 +207,5 @@ def _reduce_dynamic(name: str) -> Callable[..., te.Tensor]:
     return rule
 
 
-for _n in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_l1",
-           "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp", "reduce_sum_square"):
-    lower(f"ml.{_n}_dynamic", kind="reduction")(_reduce_dynamic(_n))
+for _n in REDUCE_OPS:  # their reduce_*_dynamic variants
+    lower(f"ml.{_n}_dynamic")(_reduce_dynamic(_n))

@@ -31,7 +31,7 @@ def _acc(dtype: str) -> str:
     return "float32" if dtype in ("float16", "bfloat16") else dtype
 
 
-@lower("ml.einsum", kind="reduction")
+@lower("ml.einsum")
 def _einsum(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     terms, out, _ = parse_einsum(op.attr("equation"), [len(x.shape) for x in xs])
     dims: Dict[str, List[Any]] = {}
@@ -72,7 +72,7 @@ def _eye_like(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
                       name=ctx.name("eye"))
 
 
-@lower("ml.hardmax", kind="reduction")
+@lower("ml.hardmax")
 def _hardmax(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     rank = len(x.shape)
     axis = norm_axis(op.attr("axis"), rank)
@@ -97,7 +97,7 @@ def _hardmax(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     return te.compute(x.shape, body, name=ctx.name("hardmax"))
 
 
-@lower("ml.lrn", kind="reduction")
+@lower("ml.lrn")
 def _lrn(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     size = op.attr("size")
     lo = (size - 1) // 2
@@ -135,7 +135,7 @@ def _root(v: Any, p: int, dt: str) -> Any:
     return tirx.pow(v, tirx.const(1.0 / p, dt))
 
 
-@lower("ml.lp_pool", kind="pool")
+@lower("ml.lp_pool")
 def _lp_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     ks, strides, pads, dil, out = _pool_params(op, x)
     p = op.attr("p")
@@ -150,7 +150,7 @@ def _lp_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     return te.compute(s.shape, lambda *o: _root(s[o], p, dt), name=ctx.name("lp"))
 
 
-@lower("ml.global_lp_pool", kind="reduction")
+@lower("ml.global_lp_pool")
 def _global_lp_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     p = op.attr("p")
     r = reduce_compute(ctx, x, list(range(2, len(x.shape))), True, "sum",
@@ -158,7 +158,7 @@ def _global_lp_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor
     return te.compute(r.shape, lambda *o: _root(r[o], p, dtype_of(x)), name=ctx.name("lp"))
 
 
-@lower("ml.nll_loss", kind="reduction")
+@lower("ml.nll_loss")
 def _nll_loss(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups(xs, op.attributes, ("input", "target", "weight?"))
     x, tgt, w = g["input"], g["target"], g["weight"]

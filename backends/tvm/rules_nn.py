@@ -61,7 +61,7 @@ def _zero_pad(x: te.Tensor, pads: Sequence[int], nsp: int) -> te.Tensor:
     return te.compute(pshape, pad_body, name="pad")
 
 
-@lower("ml.conv", kind="conv")
+@lower("ml.conv")
 def _conv(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups(xs, op.attributes, ("x", "w", "b?"))
     x, w, b = g["x"], g["w"], g["b"]
@@ -88,7 +88,7 @@ def _conv(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     return te.compute(out.shape, lambda n, f, *o: out[(n, f) + o] + b[f], name="bias")
 
 
-@lower("ml.conv_nchwc", kind="conv")
+@lower("ml.conv_nchwc")
 def _conv_nchwc(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     """The blocked conv (dialects/ml/layout.py) as a `conv` stage with loops `(n, mo, oh, ow,
     mi, [rco, rci | rc], kh, kw)`. `w` is either OIHW or, packed at compile time (prepack.py),
@@ -148,7 +148,7 @@ def _window(x: te.Tensor, o: Sequence[Expr], rk: Sequence[Any], strides: Sequenc
     return sp, inb
 
 
-@lower("ml.max_pool", kind="pool")
+@lower("ml.max_pool")
 def _max_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     ks, strides, pads, dil, out = _pool_params(op, x)
     rk = [te.reduce_axis((0, k), name=f"rk{i}") for i, k in enumerate(ks)]
@@ -169,7 +169,7 @@ def _valid_count(o: Expr, k: int, s: int, d: int, lo: Expr, hi: Expr) -> Expr:
     return tirx.max(tmax - tmin, _i64(0))
 
 
-@lower("ml.avg_pool", kind="pool")
+@lower("ml.avg_pool")
 def _avg_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     ks, strides, pads, dil, out = _pool_params(op, x)
     n = len(ks)
@@ -208,8 +208,8 @@ def _global_pool(combine: str) -> Callable[..., te.Tensor]:
     return rule
 
 
-lower("ml.global_avg_pool", kind="reduction")(_global_pool("sum"))
-lower("ml.global_max_pool", kind="reduction")(_global_pool("max"))
+lower("ml.global_avg_pool")(_global_pool("sum"))
+lower("ml.global_max_pool")(_global_pool("max"))
 
 
 # -- normalization -----------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def _count(x: te.Tensor, axes: Sequence[int]) -> Expr:
     return n
 
 
-@lower("ml.layer_norm", kind="reduction")
+@lower("ml.layer_norm")
 def _layer_norm(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups(xs, op.attributes, ("x", "scale", "bias?"))
     x = g["x"]
@@ -257,7 +257,7 @@ def _layer_norm(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     return ctx.elementwise(ins, fn, name="layer_norm")
 
 
-@lower("ml.rms_norm", kind="reduction")
+@lower("ml.rms_norm")
 def _rms_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor) -> te.Tensor:
     axis = norm_axis(op.attr("axis"), len(x.shape))
     axes = list(range(axis, len(x.shape)))
@@ -268,7 +268,7 @@ def _rms_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor) 
                            v / tirx.sqrt(s / cnt.astype(dtype_of(v)) + eps) * sc, name="rms_norm")
 
 
-@lower("ml.instance_norm", kind="reduction")
+@lower("ml.instance_norm")
 def _instance_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor,
                    bias: te.Tensor) -> te.Tensor:
     axes = list(range(2, len(x.shape)))
@@ -282,7 +282,7 @@ def _instance_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Ten
     return te.compute(x.shape, body, name="instance_norm")
 
 
-@lower("ml.group_norm", kind="reduction")
+@lower("ml.group_norm")
 def _group_norm(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor,
                 bias: te.Tensor) -> te.Tensor:
     ng = op.attr("num_groups")
@@ -317,11 +317,14 @@ def _softmax_rule(log: bool) -> Callable[..., te.Tensor]:
     return rule
 
 
-lower("ml.softmax", kind="reduction")(_softmax_rule(False))
-lower("ml.log_softmax", kind="reduction")(_softmax_rule(True))
+lower("ml.softmax")(_softmax_rule(False))
+lower("ml.log_softmax")(_softmax_rule(True))
 
 
 
+# Override: declared Conv (the fuser anchors a conv_epilogue on it), but its gather-form compute
+# (a guarded, strided read of the input) is not the direct convolution the conv schedules tile:
+# it is scheduled as a generic reduction.
 @lower("ml.conv_transpose", kind="reduction")
 def _conv_transpose(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     """Gather form: each output reads the inputs whose strided window covers it, so it is a

@@ -128,7 +128,7 @@ def _centered(ctx: LowerContext, v: te.Tensor, zp: Optional[te.Tensor], axis: in
     return te.compute(v.shape, body, name=ctx.name("center"))
 
 
-@lower("ml.matmul_integer", kind="matmul")
+@lower("ml.matmul_integer")
 def _matmul_integer(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups(xs, op.attributes, ("a", "b", "a_zero_point?", "b_zero_point?"))
     a, b = g["a"], g["b"]
@@ -137,7 +137,7 @@ def _matmul_integer(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tens
     return matmul_compute(ctx, ac, bc)
 
 
-@lower("ml.conv_integer", kind="conv")
+@lower("ml.conv_integer")
 def _conv_integer(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups(xs, op.attributes, ("x", "w", "x_zero_point?", "w_zero_point?"))
     xc = _centered(ctx, g["x"], g["x_zero_point"], 1, "x_zero_point")

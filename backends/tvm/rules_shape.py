@@ -1,7 +1,8 @@
 """Lowering rules for the shape, data-movement and indexing `ml` ops.
 
-Reshape-like ops (`reshape`, `flatten`, `squeeze`, `unsqueeze`, `identity`, `dropout`) are of
-kind `view`: the executor runs them as a re-shaped view of the same buffer, with no kernel.
+The ops declared `Alias` (the `View`s reshape, flatten, squeeze, unsqueeze, and identity,
+dropout) are of kind `view`: the executor runs them as a re-shaped view of the same buffer, with
+no kernel (`reshape_shape` gives the view's shape).
 `gather`/`gather_elements` produce an error flag next to their output (see `lower.py`).
 Slice bounds may involve symbolic dims; they are clamped with TVM expressions, as ONNX says.
 """
@@ -15,6 +16,7 @@ from tvm.ir.expr import Expr as PrimExpr
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._shape_infer import norm_axes, norm_axis, slice_len
 from mlir_lite.ir.dialects.ml.shape import pad_widths, resize_output, shape_range, slice_params
+from mlir_lite.ir.opdef import ops_with_trait
 
 from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, lower
 
@@ -38,7 +40,7 @@ def reshape_shape(op: Operation, x: te.Tensor) -> List[Expr]:
     """The output shape of a view op, as expressions over the input's dims."""
     s = list(x.shape)
     name = op.name
-    if name in ("ml.identity", "ml.dropout"):
+    if not op.has_trait("View"):  # an Alias of the same shape (identity, dropout)
         return s
     if name == "ml.flatten":
         axis = op.attr("axis")
@@ -58,6 +60,8 @@ def reshape_shape(op: Operation, x: te.Tensor) -> List[Expr]:
         ax = set(norm_axes(op.attr("axes"), r))
         it = iter(s)
         return [_i64(1) if i in ax else next(it) for i in range(r)]
+    if name != "ml.reshape":
+        raise NotImplementedError(f"reshape_shape: no view shape for {name}")
     # ml.reshape: 0 copies (unless allowzero), -1 takes what is left
     shape = list(op.attr("shape"))
     allowzero = op.attr("allowzero")
@@ -75,8 +79,8 @@ def _view_rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     return topi.reshape(x, reshape_shape(op, x))
 
 
-for _n in ("ml.reshape", "ml.flatten", "ml.squeeze", "ml.unsqueeze", "ml.identity", "ml.dropout"):
-    lower(_n, kind="view")(_view_rule)
+for _n in sorted(ops_with_trait("Alias", "ml")):
+    lower(_n)(_view_rule)
 
 
 @lower("ml.transpose")

@@ -279,11 +279,11 @@ def test_bool_and_bfloat16_buffers_live_in_the_arena() -> None:
 
 
 def test_the_planner_aliases_exactly_the_ops_the_backend_lowers_to_views() -> None:
-    """plan_memory's default view set is the backend's, so that its plans (benchmarks, CLI) are
-    the ones the runtime runs; a new view rule must be added to ALIAS_OPS."""
+    """plan_memory's default view set (the ops declared Alias) is the backend's, so that its
+    plans (benchmarks, CLI) are the ones the runtime runs."""
     from mlir_lite.backends.tvm.lower import KINDS
-    from mlir_lite.passes.memory_plan import ALIAS_OPS
-    assert frozenset(n for n, k in KINDS.items() if k == "view") == ALIAS_OPS
+    from mlir_lite.ir.opdef import ops_with_trait
+    assert frozenset(n for n, k in KINDS.items() if k == "view") == ops_with_trait("Alias")
 
 
 def test_a_scan_of_the_carried_value_is_read_before_the_next_one_is_stored() -> None:
