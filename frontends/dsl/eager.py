@@ -33,6 +33,7 @@ from mlir_lite.errors import DslError
 from mlir_lite.ir.types import ElementType, f32, f64
 
 from .dtypes import as_dtype, default_dtype
+from .op_table import OperatorStubs
 from .opcall import op_vjp, run_op
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "apply_op",
@@ -99,7 +100,7 @@ class _Node:
         self.out_meta = [(o.shape, o.dtype) for o in outs]
 
 
-class Tensor:
+class Tensor(OperatorStubs):
     """An eager tensor backed by a numpy array (`.data`)."""
 
     __array_priority__ = 100
@@ -184,9 +185,6 @@ class Tensor:
     def detach(self) -> "Tensor":
         return Tensor._wrap(self.data)
 
-    def clone(self) -> "Tensor":
-        return apply_op("ml.identity", [self])
-
     def zero_grad(self) -> None:
         self.grad = None
 
@@ -231,125 +229,16 @@ class Tensor:
             seed = np.broadcast_to(seed, self.data.shape).copy()
         _backward(self, seed)
 
-    # -- operators (functional.py holds the ops) ----------------------------------------------
-    def __add__(self, o: Any) -> "Tensor":
-        return _F.add(self, o)
-
-    def __radd__(self, o: Any) -> "Tensor":
-        return _F.add(o, self)
-
-    def __sub__(self, o: Any) -> "Tensor":
-        return _F.sub(self, o)
-
-    def __rsub__(self, o: Any) -> "Tensor":
-        return _F.sub(o, self)
-
-    def __mul__(self, o: Any) -> "Tensor":
-        return _F.mul(self, o)
-
-    def __rmul__(self, o: Any) -> "Tensor":
-        return _F.mul(o, self)
-
-    def __truediv__(self, o: Any) -> "Tensor":
-        return _F.div(self, o)
-
-    def __rtruediv__(self, o: Any) -> "Tensor":
-        return _F.div(o, self)
-
-    def __pow__(self, o: Any) -> "Tensor":
-        return _F.pow(self, o)
-
-    def __matmul__(self, o: Any) -> "Tensor":
-        return _F.matmul(self, o)
-
-    def __rmatmul__(self, o: Any) -> "Tensor":
-        return _F.matmul(o, self)
-
-    def __neg__(self) -> "Tensor":
-        return _F.neg(self)
-
-    def __lt__(self, o: Any) -> "Tensor":
-        return _F.compare("ml.less", self, o)
-
-    def __le__(self, o: Any) -> "Tensor":
-        return _F.compare("ml.less_equal", self, o)
-
-    def __gt__(self, o: Any) -> "Tensor":
-        return _F.compare("ml.greater", self, o)
-
-    def __ge__(self, o: Any) -> "Tensor":
-        return _F.compare("ml.greater_equal", self, o)
-
-    def eq(self, o: Any) -> "Tensor":
-        return _F.compare("ml.equal", self, o)
-
+    # -- ops ----------------------------------------------------------------------------------
+    # The operators (`+`, `@`, `<`, `+=`, `x[i]`) and the methods named like the functions
+    # (`exp`, `sum`, `max`, `clone`, ...) are attached by functional.py from op_table.TABLE
+    # ("tensor"); the ones below take arguments the functions do not.
     def _inplace(self, result: "Tensor") -> "Tensor":
         if is_grad_enabled() and (self.requires_grad or result.requires_grad):
             raise DslError("in-place update of a tensor that requires grad: do it under "
                            "`with no_grad():`")
         self.data = result.data.astype(self.data.dtype, copy=False)
         return self
-
-    def __iadd__(self, o: Any) -> "Tensor":
-        return self._inplace(_F.add(self, o))
-
-    def __isub__(self, o: Any) -> "Tensor":
-        return self._inplace(_F.sub(self, o))
-
-    def __imul__(self, o: Any) -> "Tensor":
-        return self._inplace(_F.mul(self, o))
-
-    def __itruediv__(self, o: Any) -> "Tensor":
-        return self._inplace(_F.div(self, o))
-
-    def __getitem__(self, key: Any) -> "Tensor":
-        return _F.getitem(self, key)
-
-    # methods named like the functions
-    def matmul(self, o: Any) -> "Tensor":
-        return _F.matmul(self, o)
-
-    def exp(self) -> "Tensor":
-        return _F.exp(self)
-
-    def log(self) -> "Tensor":
-        return _F.log(self)
-
-    def sqrt(self) -> "Tensor":
-        return _F.sqrt(self)
-
-    def tanh(self) -> "Tensor":
-        return _F.tanh(self)
-
-    def sigmoid(self) -> "Tensor":
-        return _F.sigmoid(self)
-
-    def relu(self) -> "Tensor":
-        return _F.relu(self)
-
-    def abs(self) -> "Tensor":
-        return _F.abs(self)
-
-    def softmax(self, dim: int = -1) -> "Tensor":
-        return _F.softmax(self, dim)
-
-    def log_softmax(self, dim: int = -1) -> "Tensor":
-        return _F.log_softmax(self, dim)
-
-    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return _F.sum(self, dim, keepdim)
-
-    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return _F.mean(self, dim, keepdim)
-
-    def max(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return _F.amax(self, dim, keepdim)
-
-    def min(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return _F.amin(self, dim, keepdim)
-
-    def argmax(self, dim: Optional[int] = None, keepdim: bool = False) -> "Tensor":
-        return _F.argmax(self, dim, keepdim)
 
     def reshape(self, *shape: Any) -> "Tensor":
         return _F.reshape(self, shape[0] if len(shape) == 1 and

@@ -5,27 +5,28 @@
     loss = F.cross_entropy(F.linear(h, w2, b2), labels)     # labels: int64 class indices
 
 Each function runs one or a few `ml` ops through `eager.apply_op`; composite losses are built
-from primitive ops, so backward only needs the primitives' VJPs.
+from primitive ops, so backward only needs the primitives' VJPs. The functions of op_table.TABLE's
+unary and binary rows (add, exp, softmax, reshape, ...) are generated at the end of this module,
+which also gives the eager Tensor its methods and operators from the same table.
 """
 from __future__ import annotations
 
 import builtins
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from mlir_lite.errors import DslError
 
+from . import op_table
 from .dtypes import as_dtype
 from .eager import Tensor, apply_op, as_eager
+from .op_table import OpDef
 
-__all__ = [
-    "add", "sub", "mul", "div", "pow", "neg", "matmul", "linear", "exp", "log", "sqrt", "tanh",
-    "sigmoid", "relu", "abs", "softmax", "log_softmax", "cross_entropy", "nll_loss",
-    "mse_loss", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "reshape", "transpose",
-    "permute", "sum", "mean", "amax", "amin", "argmax", "cast", "compare", "getitem", "cat",
-    "maximum", "minimum", "where", "one_hot",
-]
+# not an op of its own: `compare(op, a, b)` runs binary ml op `op` on broadcast operands
+HELPERS = ["compare"]
+# __all__ (HELPERS + the table's "torch" names) is set at the end, where the table fills this
+# module
 
 Dim = Union[None, int, Sequence[int]]
 
@@ -38,59 +39,41 @@ def _pair(a: Any, b: Any) -> Tuple[Tensor, Tensor]:
     return as_eager(a), as_eager(b)
 
 
-def _binary(op: str, doc: str):
-    def fn(a: Any, b: Any) -> Tensor:
-        return apply_op(op, list(_pair(a, b)))
-    fn.__doc__ = doc
+def _generated(d: OpDef, api: str) -> Callable[..., Tensor]:
+    """The eager function of a generated `op_table` row. Plain unary / binary ops are direct
+    closures (the eager hot path); rows with attribute parameters bind their signature."""
+    op, binary = d.ops[0], d.kind == "binary"
+    operands = op_table.operand_names(d, "torch")
+    if not d.attrs and not d.fixed and operands in (("x",), ("a", "b")):
+        if binary:
+            def fn2(a: Any, b: Any) -> Tensor:
+                return apply_op(op, list(_pair(a, b)))
+            return fn2
+
+        def fn1(x: Any) -> Tensor:
+            return apply_op(op, [as_eager(x)])
+        return fn1
+    sig = op_table.signature(d, "torch", Tensor)
+
+    def fn(*args: Any, **kwargs: Any) -> Tensor:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        v = bound.arguments
+        ins = list(_pair(v[operands[0]], v[operands[1]])) if binary else \
+            [as_eager(v[operands[0]])]
+        return apply_op(op, ins, op_table.attr_values(d, v))
+    fn.__signature__ = sig  # type: ignore[attr-defined]
     return fn
-
-
-add = _binary("ml.add", "a + b (broadcasting).")
-sub = _binary("ml.sub", "a - b (broadcasting).")
-mul = _binary("ml.mul", "a * b (broadcasting).")
-div = _binary("ml.div", "a / b (broadcasting).")
-pow = _binary("ml.pow", "a ** b (broadcasting).")
-maximum = _binary("ml.max", "Elementwise maximum.")
-minimum = _binary("ml.min", "Elementwise minimum.")
 
 
 def compare(op: str, a: Any, b: Any) -> Tensor:
     return apply_op(op, list(_pair(a, b)))
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    return apply_op("ml.matmul", list(_pair(a, b)))
-
-
 def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
-    y = matmul(x, permute(weight, (1, 0)))
-    return y if bias is None else add(y, bias)
-
-
-def _unary(op: str):
-    def fn(x: Any) -> Tensor:
-        return apply_op(op, [as_eager(x)])
-    fn.__doc__ = f"Elementwise {op[3:]}."
-    return fn
-
-
-neg = _unary("ml.neg")
-exp = _unary("ml.exp")
-log = _unary("ml.log")
-sqrt = _unary("ml.sqrt")
-tanh = _unary("ml.tanh")
-sigmoid = _unary("ml.sigmoid")
-relu = _unary("ml.relu")
-abs = _unary("ml.abs")
-
-
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return apply_op("ml.softmax", [x], {"axis": int(dim)})
-
-
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return apply_op("ml.log_softmax", [x], {"axis": int(dim)})
+    y = compare("ml.matmul", x, IMPLS["permute"](weight, (1, 0)))
+    return y if bias is None else compare("ml.add", y, bias)
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
@@ -105,6 +88,10 @@ def one_hot(indices: Any, num_classes: int, dtype: Any = "float32") -> Tensor:
 
 
 # -- losses ------------------------------------------------------------------------------------
+def _neg(x: Tensor) -> Tensor:
+    return apply_op("ml.neg", [x])
+
+
 def _reduce_loss(per_item: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return mean(per_item)
@@ -121,23 +108,23 @@ def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     if t.data.dtype.kind not in "iu":
         raise DslError(f"nll_loss: target must hold integer class indices, got {t.data.dtype}")
     onehot = one_hot(t, log_probs.shape[-1], dtype=log_probs.data.dtype)
-    return _reduce_loss(neg(sum(mul(log_probs, onehot), -1)), reduction)
+    return _reduce_loss(_neg(sum(compare("ml.mul", log_probs, onehot), -1)), reduction)
 
 
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross entropy of `logits` (N, C) against class indices (N,) or class
     probabilities (N, C), averaged over the batch by default."""
     t = as_eager(target)
-    logp = log_softmax(logits, -1)
+    logp = IMPLS["log_softmax"](logits, -1)
     if t.data.dtype.kind in "iu":
         return nll_loss(logp, t, reduction)
     t = as_eager(t.data.astype(logits.data.dtype))
-    return _reduce_loss(neg(sum(mul(logp, t), -1)), reduction)
+    return _reduce_loss(_neg(sum(compare("ml.mul", logp, t), -1)), reduction)
 
 
 def mse_loss(x: Tensor, y: Any, reduction: str = "mean") -> Tensor:
-    d = sub(x, y)
-    return _reduce_loss(mul(d, d), reduction)
+    d = compare("ml.sub", x, y)
+    return _reduce_loss(compare("ml.mul", d, d), reduction)
 
 
 # -- convolution and pooling (NCHW) ------------------------------------------------------------
@@ -174,24 +161,16 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
 
 
 # -- shapes ------------------------------------------------------------------------------------
-def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
-    return apply_op("ml.reshape", [x], {"shape": tuple(int(d) for d in shape), "allowzero": 1})
-
-
 def flatten(x: Tensor, start_dim: int = 1) -> Tensor:
     """Collapse the dims from `start_dim` on into one."""
     start = start_dim + x.ndim if start_dim < 0 else start_dim
-    return reshape(x, tuple(x.shape[:start]) + (-1,))
-
-
-def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
-    return apply_op("ml.transpose", [x], {"perm": tuple(int(d) for d in dims)})
+    return IMPLS["reshape"](x, tuple(x.shape[:start]) + (-1,))
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     perm = list(range(x.ndim))
     perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
-    return permute(x, perm)
+    return IMPLS["permute"](x, perm)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -279,6 +258,17 @@ def amin(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
 
 def argmax(x: Tensor, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
     if dim is None:
-        x = reshape(x, (-1,))
+        x = IMPLS["reshape"](x, (-1,))
         dim = 0
     return apply_op("ml.argmax", [x], {"axis": int(dim), "keepdims": bool(keepdim)})
+
+
+# -- the generated functions, and the eager Tensor's methods (op_table.TABLE: "torch", "tensor")
+IMPLS: Dict[str, Callable[..., Tensor]] = op_table.populate("torch", globals(), _generated)
+op_table.attach(Tensor, "tensor", dict(IMPLS), _generated)
+__all__ = HELPERS + op_table.names("torch")
+
+
+def __getattr__(name: str) -> Callable[..., Tensor]:
+    """For type checkers: the names `populate` defined above are this module's functions."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,6 +23,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from mlir_lite.ir.attributes import UNKNOWN_LOC, FileLineColLoc, Location
 from mlir_lite.ir.types import ElementType, TensorType, dim_str
 
+from .op_table import OperatorStubs
+
 __all__ = ["Graph", "Tensor", "Op", "get_default_graph", "reset_default_graph", "user_location",
            "shape_str", "describe", "python_name"]
 
@@ -141,7 +143,7 @@ def reset_default_graph() -> None:
     _STACK[0] = Graph()
 
 
-class Tensor:
+class Tensor(OperatorStubs):
     """A symbolic value of the graph (see the module docstring for the kinds)."""
 
     __array_priority__ = 100  # numpy defers `ndarray op Tensor` to us
@@ -191,63 +193,7 @@ class Tensor:
         from .session import default_session
         return (session or default_session()).run(self, feed_dict)
 
-    # operators: defined in ops.py (attached below), so that graph.py stays about the graph
-    def __add__(self, o: Any) -> "Tensor":
-        return _ops.add(self, o)
-
-    def __radd__(self, o: Any) -> "Tensor":
-        return _ops.add(o, self)
-
-    def __sub__(self, o: Any) -> "Tensor":
-        return _ops.subtract(self, o)
-
-    def __rsub__(self, o: Any) -> "Tensor":
-        return _ops.subtract(o, self)
-
-    def __mul__(self, o: Any) -> "Tensor":
-        return _ops.multiply(self, o)
-
-    def __rmul__(self, o: Any) -> "Tensor":
-        return _ops.multiply(o, self)
-
-    def __truediv__(self, o: Any) -> "Tensor":
-        return _ops.divide(self, o)
-
-    def __rtruediv__(self, o: Any) -> "Tensor":
-        return _ops.divide(o, self)
-
-    def __pow__(self, o: Any) -> "Tensor":
-        return _ops.pow(self, o)
-
-    def __rpow__(self, o: Any) -> "Tensor":
-        return _ops.pow(o, self)
-
-    def __matmul__(self, o: Any) -> "Tensor":
-        return _ops.matmul(self, o)
-
-    def __rmatmul__(self, o: Any) -> "Tensor":
-        return _ops.matmul(o, self)
-
-    def __neg__(self) -> "Tensor":
-        return _ops.negative(self)
-
-    def __abs__(self) -> "Tensor":
-        return _ops.abs(self)
-
-    def __lt__(self, o: Any) -> "Tensor":
-        return _ops.less(self, o)
-
-    def __le__(self, o: Any) -> "Tensor":
-        return _ops.less_equal(self, o)
-
-    def __gt__(self, o: Any) -> "Tensor":
-        return _ops.greater(self, o)
-
-    def __ge__(self, o: Any) -> "Tensor":
-        return _ops.greater_equal(self, o)
-
-    def __getitem__(self, key: Any) -> "Tensor":
-        return _ops.getitem(self, key)
+    # operators (`x + y`, `x[0]`, ...): attached by ops.py from op_table.TABLE ("graph")
 
 
 class Op:
@@ -276,4 +222,4 @@ def _default_name(kind: str, op: Optional[str]) -> str:
             "random": "Random", "assign": "Assign", "grad": "Gradient"}.get(kind, kind)
 
 
-from . import ops as _ops  # noqa: E402  (operators; ops.py imports this module's classes)
+from . import ops as _ops  # noqa: E402,F401  (attaches the operators; ops.py imports this module)

@@ -7,18 +7,15 @@ dialect's NCHW around the op.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from mlir_lite.errors import DslError
 
-from . import ops
+from . import op_table, ops
 from .graph import Tensor, describe, user_location
 from .ops import as_tensor, make_op
 
-__all__ = ["softmax", "log_softmax", "relu", "sigmoid", "tanh", "elu", "softplus",
-           "leaky_relu", "bias_add", "l2_loss", "softmax_cross_entropy_with_logits",
-           "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits",
-           "sigmoid_cross_entropy_with_logits", "conv2d", "max_pool", "avg_pool"]
+# __all__ (the table's "nn" names) is set at the end, where the table fills this module
 
 
 def softmax(logits: Any, axis: int = -1, name: Optional[str] = None,
@@ -33,22 +30,6 @@ def log_softmax(logits: Any, axis: int = -1, name: Optional[str] = None,
     axis = dim if dim is not None else axis
     return make_op("ml.log_softmax", [as_tensor(logits)], {"axis": int(axis)}, name=name,
                    api="log_softmax")
-
-
-relu, sigmoid, tanh = ops.relu, ops.sigmoid, ops.tanh
-
-
-def elu(features: Any, name: Optional[str] = None) -> Tensor:
-    return make_op("ml.elu", [as_tensor(features)], name=name, api="elu")
-
-
-def softplus(features: Any, name: Optional[str] = None) -> Tensor:
-    return make_op("ml.softplus", [as_tensor(features)], name=name, api="softplus")
-
-
-def leaky_relu(features: Any, alpha: float = 0.2, name: Optional[str] = None) -> Tensor:
-    return make_op("ml.leaky_relu", [as_tensor(features)], {"alpha": float(alpha)}, name=name,
-                   api="leaky_relu")
 
 
 def bias_add(value: Any, bias: Any, name: Optional[str] = None) -> Tensor:
@@ -74,9 +55,6 @@ def softmax_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None,
     return ops.negative(ops.reduce_sum(labels * log_softmax(logits, axis), axis=axis))
 
 
-softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
-
-
 def sparse_softmax_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None,
                                              logits: Any = None,
                                              name: Optional[str] = None) -> Tensor:
@@ -98,7 +76,7 @@ def sigmoid_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None,
     """max(x, 0) - x * z + log(1 + exp(-|x|)), elementwise."""
     x = as_tensor(logits)
     z = as_tensor(labels, x.dtype)
-    return ops.relu(x) - x * z + softplus(ops.negative(ops.abs(x)))
+    return ops.relu(x) - x * z + IMPLS["softplus"](ops.negative(ops.abs(x)))
 
 
 # -- NHWC convolution and pooling --------------------------------------------------------------
@@ -175,3 +153,14 @@ def _pool(op: str, api: str):
 max_pool = _pool("ml.max_pool", "max_pool")
 avg_pool = _pool("ml.avg_pool", "avg_pool")
 
+
+
+# -- the generated functions (op_table.TABLE, surface "nn"; tf.nn.relu is tf.relu) ------------
+IMPLS: Dict[str, Callable[..., Tensor]] = op_table.populate("nn", globals(), ops._generated,
+                                                            reuse=ops.IMPLS)
+__all__ = op_table.names("nn")
+
+
+def __getattr__(name: str) -> Callable[..., Tensor]:
+    """For type checkers: the names `populate` defined above are this module's functions."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

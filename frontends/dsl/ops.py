@@ -9,7 +9,7 @@ builds it, naming the operands and where they were created:
 from __future__ import annotations
 
 import builtins
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -18,19 +18,15 @@ from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.ir.types import ElementType, i64
 
+from . import op_table
 from .dtypes import as_dtype, default_dtype, float32
 from .graph import Tensor, describe, user_location
+from .op_table import OpDef
 
-__all__ = [
-    "make_op", "as_tensor", "constant", "zeros", "ones", "zeros_like", "ones_like", "fill",
-    "add", "subtract", "multiply", "divide", "truediv", "negative", "pow", "matmul",
-    "maximum", "minimum", "add_n", "exp", "log", "sqrt", "rsqrt", "square", "abs", "sign",
-    "tanh", "sigmoid", "relu", "floor", "ceil", "reciprocal", "sin", "cos", "erf", "identity",
-    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
-    "logical_or", "logical_not", "where", "cast", "reshape", "transpose", "concat", "squeeze",
-    "expand_dims", "argmax", "argmin", "reduce_sum", "reduce_mean", "reduce_max", "reduce_min",
-    "reduce_prod", "one_hot", "getitem", "sub", "mul", "div", "neg", "shape_of", "static_shape",
-]
+# not ops: constants, and the helpers the other symbolic modules build on
+HELPERS = ["make_op", "as_tensor", "constant", "zeros", "ones", "zeros_like", "ones_like",
+           "fill", "static_shape", "shape_of", "getitem"]
+# __all__ (HELPERS + the table's "tf" names) is set at the end, where the table fills this module
 
 
 def make_op(op: str, inputs: Sequence[Tensor], attrs: Optional[Dict[str, Any]] = None,
@@ -111,9 +107,12 @@ def ones_like(t: Any, dtype: Any = None, name: Optional[str] = None) -> Tensor:
     return _like(t, 1, dtype)
 
 
-def shape_of(t: Any) -> Tensor:
+def shape(t: Any) -> Tensor:
     """`tf.shape`: the run-time shape as an int64 vector."""
     return make_op("ml.shape", [as_tensor(t)])
+
+
+shape_of = shape
 
 
 # -- elementwise -------------------------------------------------------------------------------
@@ -127,74 +126,32 @@ def _pair(a: Any, b: Any) -> tuple:
     return a, b
 
 
-def _binary(op: str, api: str):
-    def fn(x: Any, y: Any, name: Optional[str] = None) -> Tensor:
-        a, b = _pair(x, y)
-        return make_op(op, [a, b], name=name, api=api)
-    fn.__name__ = api
-    fn.__doc__ = f"`{api}(x, y)`: elementwise ml.{op[3:]} with numpy broadcasting."
+def _generated(d: OpDef, api: str) -> Callable[..., Tensor]:
+    """The symbolic function of a generated `op_table` row: operands, attribute parameters
+    and `name=None`, recording `d.op` (binary operands broadcast; Python scalars take the
+    other operand's dtype)."""
+    sig = op_table.signature(d, "tf", Tensor)
+    operands = op_table.operand_names(d, "tf")
+    op, binary = d.ops[0], d.kind == "binary"
+
+    def fn(*args: Any, **kwargs: Any) -> Tensor:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        v = bound.arguments
+        ins = list(_pair(v[operands[0]], v[operands[1]])) if binary else \
+            [as_tensor(v[operands[0]])]
+        return make_op(op, ins, op_table.attr_values(d, v), name=v["name"], api=api)
+    fn.__signature__ = sig  # type: ignore[attr-defined]
     return fn
 
 
-add = _binary("ml.add", "add")
-subtract = _binary("ml.sub", "subtract")
-multiply = _binary("ml.mul", "multiply")
-divide = _binary("ml.div", "divide")
-pow = _binary("ml.pow", "pow")
-equal = _binary("ml.equal", "equal")
-less = _binary("ml.less", "less")
-less_equal = _binary("ml.less_equal", "less_equal")
-greater = _binary("ml.greater", "greater")
-greater_equal = _binary("ml.greater_equal", "greater_equal")
-logical_and = _binary("ml.logical_and", "logical_and")
-logical_or = _binary("ml.logical_or", "logical_or")
-truediv, sub, mul, div = divide, subtract, multiply, divide
-
-
-def maximum(x: Any, y: Any, name: Optional[str] = None) -> Tensor:
-    return make_op("ml.max", list(_pair(x, y)), name=name, api="maximum")
-
-
-def minimum(x: Any, y: Any, name: Optional[str] = None) -> Tensor:
-    return make_op("ml.min", list(_pair(x, y)), name=name, api="minimum")
-
-
 def not_equal(x: Any, y: Any, name: Optional[str] = None) -> Tensor:
-    return make_op("ml.not", [equal(x, y)], name=name, api="not_equal")
+    return make_op("ml.not", [IMPLS["equal"](x, y)], name=name, api="not_equal")
 
 
 def add_n(inputs: Sequence[Any], name: Optional[str] = None) -> Tensor:
     ts = [as_tensor(t) for t in inputs]
     return make_op("ml.sum", ts, name=name, api="add_n")
-
-
-def _unary(op: str, api: str):
-    def fn(x: Any, name: Optional[str] = None) -> Tensor:
-        return make_op(op, [as_tensor(x)], name=name, api=api)
-    fn.__name__ = api
-    fn.__doc__ = f"`{api}(x)`: elementwise ml.{op[3:]}."
-    return fn
-
-
-negative = _unary("ml.neg", "negative")
-neg = negative
-exp = _unary("ml.exp", "exp")
-log = _unary("ml.log", "log")
-sqrt = _unary("ml.sqrt", "sqrt")
-rsqrt = _unary("ml.rsqrt", "rsqrt")
-abs = _unary("ml.abs", "abs")
-sign = _unary("ml.sign", "sign")
-tanh = _unary("ml.tanh", "tanh")
-sigmoid = _unary("ml.sigmoid", "sigmoid")
-relu = _unary("ml.relu", "relu")
-floor = _unary("ml.floor", "floor")
-ceil = _unary("ml.ceil", "ceil")
-reciprocal = _unary("ml.reciprocal", "reciprocal")
-sin = _unary("ml.sin", "sin")
-cos = _unary("ml.cos", "cos")
-erf = _unary("ml.erf", "erf")
-identity = _unary("ml.identity", "identity")
-logical_not = _unary("ml.not", "logical_not")
 
 
 def square(x: Any, name: Optional[str] = None) -> Tensor:
@@ -234,18 +191,6 @@ def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False,
     if transpose_b:
         b = _swap_last(b)
     return make_op("ml.matmul", [a, b], name=name, api="matmul")
-
-
-def reshape(tensor: Any, shape: Sequence[int], name: Optional[str] = None) -> Tensor:
-    """Reshape; one dim may be -1 (inferred). 0 means a dim of size 0, as in TensorFlow."""
-    shape = tuple(int(d) for d in shape)
-    return make_op("ml.reshape", [as_tensor(tensor)], {"shape": shape, "allowzero": 1},
-                   name=name, api="reshape")
-
-
-def transpose(a: Any, perm: Optional[Sequence[int]] = None, name: Optional[str] = None) -> Tensor:
-    attrs = {} if perm is None else {"perm": tuple(int(p) for p in perm)}
-    return make_op("ml.transpose", [as_tensor(a)], attrs, name=name, api="transpose")
 
 
 def concat(values: Any, axis: Any, name: Optional[str] = None) -> Tensor:
@@ -387,3 +332,14 @@ def _arg(op: str, api: str):
 argmax = _arg("ml.argmax", "argmax")
 argmin = _arg("ml.argmin", "argmin")
 
+
+
+# -- the generated functions and Tensor operators (op_table.TABLE, surfaces "tf" and "graph") --
+IMPLS: Dict[str, Callable[..., Tensor]] = op_table.populate("tf", globals(), _generated)
+op_table.attach(Tensor, "graph", {**IMPLS, "getitem": getitem}, _generated)
+__all__ = HELPERS + op_table.names("tf")
+
+
+def __getattr__(name: str) -> Callable[..., Tensor]:
+    """For type checkers: the names `populate` defined above are this module's functions."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ to the interpreter or a compiled backend).
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 from mlir_lite.driver.executors import (
                      Executor,
@@ -24,7 +25,7 @@ from mlir_lite.driver.executors import (
                      register_executor,
 )
 
-from . import nn, train
+from . import nn, op_table, ops, train
 from .control_flow import cond, while_loop
 from .dtypes import (
                      as_dtype,
@@ -41,71 +42,7 @@ from .dtypes import (
 )
 from .gradients import gradients
 from .graph import Graph, Op, Tensor, get_default_graph, reset_default_graph
-from .ops import (
-                     abs,
-                     add,
-                     add_n,
-                     argmax,
-                     argmin,
-                     cast,
-                     ceil,
-                     concat,
-                     constant,
-                     cos,
-                     div,
-                     divide,
-                     equal,
-                     erf,
-                     exp,
-                     expand_dims,
-                     fill,
-                     floor,
-                     greater,
-                     greater_equal,
-                     identity,
-                     less,
-                     less_equal,
-                     log,
-                     logical_and,
-                     logical_not,
-                     logical_or,
-                     matmul,
-                     maximum,
-                     minimum,
-                     mul,
-                     multiply,
-                     neg,
-                     negative,
-                     not_equal,
-                     one_hot,
-                     ones,
-                     ones_like,
-                     pow,
-                     reciprocal,
-                     reduce_max,
-                     reduce_mean,
-                     reduce_min,
-                     reduce_prod,
-                     reduce_sum,
-                     relu,
-                     reshape,
-                     rsqrt,
-                     sigmoid,
-                     sign,
-                     sin,
-                     sqrt,
-                     square,
-                     squeeze,
-                     sub,
-                     subtract,
-                     tanh,
-                     transpose,
-                     truediv,
-                     where,
-                     zeros,
-                     zeros_like,
-)
-from .ops import shape_of as shape
+from .ops import constant, fill, ones, ones_like, zeros, zeros_like
 from .session import InteractiveSession, Session
 from .state import (
                      Variable,
@@ -130,13 +67,10 @@ from .state import (
 bool = bool_  # noqa: A001  (tf.bool)
 random = SimpleNamespace(normal=random_normal, uniform=random_uniform,
                          truncated_normal=truncated_normal, set_seed=set_random_seed)
-math = SimpleNamespace(exp=exp, log=log, sqrt=sqrt, rsqrt=rsqrt, tanh=tanh, sigmoid=sigmoid,
-                       abs=abs, square=square, reduce_sum=reduce_sum, reduce_mean=reduce_mean,
-                       reduce_max=reduce_max, reduce_min=reduce_min, argmax=argmax,
-                       argmin=argmin, equal=equal, maximum=maximum, minimum=minimum,
-                       add=add, subtract=subtract, multiply=multiply, divide=divide,
-                       negative=negative, pow=pow, log_softmax=nn.log_softmax,
-                       softmax=nn.softmax, reciprocal=reciprocal)
+# the op functions, tf.math and __all__'s op names come from op_table.TABLE ("tf", "math")
+globals().update({n: getattr(ops, n) for n in op_table.names("tf")})
+math = SimpleNamespace(**{n: (ops.IMPLS.get(d.name) or nn.IMPLS[d.name])
+                          for d in op_table.entries("math") for n in d.math})
 
 __all__ = [
     "nn", "train", "random", "math", "float16", "bfloat16", "float32", "float64", "int8",
@@ -146,13 +80,11 @@ __all__ = [
     "Variable", "all_variables", "assign", "assign_add", "assign_sub",
     "global_variables", "global_variables_initializer", "group", "initialize_all_variables",
     "no_op", "placeholder", "random_normal", "random_uniform", "set_random_seed",
-    "trainable_variables", "truncated_normal", "variables_initializer", "shape",
-    "abs", "add", "add_n", "argmax", "argmin", "cast", "ceil", "concat", "constant", "cos",
-    "div", "divide", "equal", "erf", "exp", "expand_dims", "fill", "floor", "greater",
-    "greater_equal", "identity", "less", "less_equal", "log", "logical_and", "logical_not",
-    "logical_or", "matmul", "maximum", "minimum", "mul", "multiply", "neg", "negative",
-    "not_equal", "one_hot", "ones", "ones_like", "pow", "reciprocal", "reduce_max",
-    "reduce_mean", "reduce_min", "reduce_prod", "reduce_sum", "relu", "reshape", "rsqrt",
-    "sigmoid", "sign", "sin", "sqrt", "square", "squeeze", "sub", "subtract", "tanh",
-    "transpose", "truediv", "where", "zeros", "zeros_like", "cond", "while_loop",
-]
+    "trainable_variables", "truncated_normal", "variables_initializer", "cond", "while_loop",
+    "constant", "fill", "ones", "ones_like", "zeros", "zeros_like",
+] + op_table.names("tf")
+
+
+def __getattr__(name: str) -> Any:
+    """For type checkers: the op names set above from the table are this module's functions."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
