@@ -58,8 +58,11 @@ TargetLike = Union[None, str, dict, tvm.target.Target]
 
 
 def host_target(num_cores: Optional[int] = None) -> Dict[str, Any]:
-    """The LLVM target of this machine: its real CPU name (never `native`) and core count."""
-    cpu = tvm.get_global_func("tvm.codegen.llvm.GetHostCPUName")()
+    """The LLVM target of this machine: its real CPU name (never `native`) and core count.
+    `$MLIR_LITE_MCPU` names another CPU to compile for by default (e.g. `haswell` to build and
+    test AVX2 code on an AVX-512 machine; it must be one this machine can run)."""
+    cpu = os.environ.get("MLIR_LITE_MCPU") or \
+        tvm.get_global_func("tvm.codegen.llvm.GetHostCPUName")()
     return {"kind": "llvm", "mcpu": cpu, "num-cores": num_cores or os.cpu_count() or 1}
 
 
