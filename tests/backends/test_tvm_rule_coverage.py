@@ -1,6 +1,7 @@
-"""Every `ml` op has a TVM lowering (or a documented reason), and the rules added for the ops
-that lacked one (rules_quant, rules_misc, rules_dynamic, rules_dynamic_params, the GRU/RNN
-unrolling in decompose.py) compute what onnxruntime and the reference interpreter compute.
+"""The rules added for the ops that lacked a TVM lowering (rules_quant, rules_misc,
+rules_dynamic, rules_dynamic_params, the GRU/RNN unrolling in decompose.py) compute what
+onnxruntime and the reference interpreter compute. (That every `ml` op has a lowering, or a
+documented reason, is checked with the other rule tables in tests/unit/test_op_traits.py.)
 
 Each case is a one-node ONNX model run three ways: `mlir_lite.backend` with executor "tvm"
 (compiled at -O2 for this CPU), the reference interpreter, and onnxruntime (the independent
@@ -25,30 +26,10 @@ from tvm_test_util import multi_op_module  # noqa: E402
 
 from mlir_lite import backend  # noqa: E402
 from mlir_lite.backends.tvm import compile_function, cuda_target  # noqa: E402
-from mlir_lite.backends.tvm.build import _HOST_OPS  # noqa: E402
-from mlir_lite.backends.tvm.lower import LOWERING  # noqa: E402
 from mlir_lite.errors import CompileError, ExecutionError  # noqa: E402
-from mlir_lite.ir.core import OP_REGISTRY  # noqa: E402
-from mlir_lite.passes.decompose_rnn import DECOMPOSED  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 R = np.random.default_rng(11)
-
-# ml ops with no rule, and why (the compiled path reports them as a CompileError).
-# Empty now; a rule may still refuse some attribute values (e.g. resize modes other than
-# nearest, RNN `clip`) with a CompileError.
-NO_RULE: Dict[str, str] = {}
-
-
-def test_every_ml_op_has_a_lowering_rule() -> None:
-    import mlir_lite.ir.dialects.ml  # noqa: F401  (registers the ops)
-    ml_ops = {n for n in OP_REGISTRY if n.startswith("ml.")}
-    missing = sorted(n for n in ml_ops if n not in LOWERING and n not in _HOST_OPS
-                     and n not in DECOMPOSED and n not in NO_RULE)
-    assert not missing, f"ml ops without a TVM lowering rule: {missing}"
-    stale = sorted(n for n in NO_RULE if n in LOWERING or n not in ml_ops)
-    assert not stale, f"NO_RULE lists ops that have a rule or do not exist: {stale}"
-
 
 # -- one-node models --------------------------------------------------------------------------
 def f32(*shape: int) -> np.ndarray:
