@@ -241,7 +241,7 @@ class Tensor(OperatorStubs):
         return self
 
     def reshape(self, *shape: Any) -> "Tensor":
-        return _F.reshape(self, shape[0] if len(shape) == 1 and
+        return _F.IMPLS["reshape"](self, shape[0] if len(shape) == 1 and
                           isinstance(shape[0], (tuple, list)) else shape)
 
     view = reshape
@@ -253,11 +253,11 @@ class Tensor(OperatorStubs):
         return _F.transpose(self, dim0, dim1)
 
     def permute(self, *dims: Any) -> "Tensor":
-        return _F.permute(self, dims[0] if len(dims) == 1 else dims)
+        return _F.IMPLS["permute"](self, dims[0] if len(dims) == 1 else dims)
 
     @property
     def T(self) -> "Tensor":
-        return _F.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+        return _F.IMPLS["permute"](self, tuple(range(self.ndim - 1, -1, -1)))
 
     def float(self) -> "Tensor":
         return _F.cast(self, "float32")

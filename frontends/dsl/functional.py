@@ -269,6 +269,6 @@ op_table.attach(Tensor, "tensor", dict(IMPLS), _generated)
 __all__ = HELPERS + op_table.names("torch")
 
 
-def __getattr__(name: str) -> Callable[..., Tensor]:
+def __getattr__(name: str) -> Any:
     """For type checkers: the names `populate` defined above are this module's functions."""
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -161,6 +161,6 @@ IMPLS: Dict[str, Callable[..., Tensor]] = op_table.populate("nn", globals(), ops
 __all__ = op_table.names("nn")
 
 
-def __getattr__(name: str) -> Callable[..., Tensor]:
+def __getattr__(name: str) -> Any:
     """For type checkers: the names `populate` defined above are this module's functions."""
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -143,8 +143,6 @@ def custom(name: str, op: Union[str, Tuple[str, ...]], *, tf: Any = (), torch: A
     return _row("custom", name, op, tf, torch, tensor, custom, **kw)
 
 
-_CMP = dict(torch=())  # comparisons: no F.less etc. (the eager Tensor has the operators)
-
 TABLE: Tuple[OpDef, ...] = (
     # -- elementwise, one operand --------------------------------------------------------------
     unary("exp", math=("exp",)),
@@ -188,11 +186,12 @@ TABLE: Tuple[OpDef, ...] = (
     binary("pow", math=("pow",), tensor=("__pow__",), graph=("__pow__", "__rpow__")),
     binary("maximum", "ml.max", math=("maximum",), tensor=()),
     binary("minimum", "ml.min", math=("minimum",), tensor=()),
-    binary("equal", math=("equal",), tensor=("eq",), **_CMP),
-    binary("less", tensor=("__lt__",), graph=("__lt__",), **_CMP),
-    binary("less_equal", tensor=("__le__",), graph=("__le__",), **_CMP),
-    binary("greater", tensor=("__gt__",), graph=("__gt__",), **_CMP),
-    binary("greater_equal", tensor=("__ge__",), graph=("__ge__",), **_CMP),
+    # comparisons: no F.less etc. (the eager Tensor has the operators)
+    binary("equal", math=("equal",), tensor=("eq",), torch=()),
+    binary("less", tensor=("__lt__",), graph=("__lt__",), torch=()),
+    binary("less_equal", tensor=("__le__",), graph=("__le__",), torch=()),
+    binary("greater", tensor=("__gt__",), graph=("__gt__",), torch=()),
+    binary("greater_equal", tensor=("__ge__",), graph=("__ge__",), torch=()),
     binary("logical_and", torch=(), tensor=()),
     binary("logical_or", torch=(), tensor=()),
     # tf.matmul has transpose_a / transpose_b; F.matmul(a, b) is the plain binary op
@@ -363,21 +362,33 @@ def populate(surface: str, ns: MutableMapping[str, Any],
 
 
 def _method(d: OpDef, impl: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """Method `name` of row `d`, calling the surface's function `impl`."""
+    def reflected(self: Any, o: Any) -> Any:
+        return impl(o, self)
+
+    def inplace(self: Any, o: Any) -> Any:
+        return self._inplace(impl(self, o))
+
+    def binary(self: Any, o: Any) -> Any:
+        return impl(self, o)
+
+    def unary(self: Any) -> Any:
+        return impl(self)
+
+    def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return impl(self, *args, **kwargs)
+
+    m: Callable[..., Any]
     if name in _REFLECTED:
-        def m(self: Any, o: Any) -> Any:
-            return impl(o, self)
+        m = reflected
     elif name in _INPLACE:
-        def m(self: Any, o: Any) -> Any:
-            return self._inplace(impl(self, o))
+        m = inplace
     elif name in _FORWARD or (d.kind == "binary" and not d.attrs):  # x.eq(o), x.matmul(o)
-        def m(self: Any, o: Any) -> Any:
-            return impl(self, o)
+        m = binary
     elif name in UNARY_OPERATORS:
-        def m(self: Any) -> Any:
-            return impl(self)
-    else:
-        def m(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return impl(self, *args, **kwargs)
+        m = unary
+    else:  # x.sum(dim, keepdim): the function's own parameters after self
+        m = forward
         try:
             sig = inspect.signature(impl)
             ps = list(sig.parameters.values())

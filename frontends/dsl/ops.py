@@ -340,6 +340,6 @@ op_table.attach(Tensor, "graph", {**IMPLS, "getitem": getitem}, _generated)
 __all__ = HELPERS + op_table.names("tf")
 
 
-def __getattr__(name: str) -> Callable[..., Tensor]:
+def __getattr__(name: str) -> Any:
     """For type checkers: the names `populate` defined above are this module's functions."""
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
