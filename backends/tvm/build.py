@@ -51,8 +51,8 @@ from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
 from .schedules.cpu import with_hoisted_inits  # noqa: E402
 from .shape_expr import free_symbols, to_data  # noqa: E402
 
-__all__ = ["host_target", "cuda_target", "cpu_config", "resolve_target", "target_facts", "KernelInfo", "CompiledFunction",
-           "compile_function", "unsupported_ops"]
+__all__ = ["host_target", "cuda_target", "cpu_config", "resolve_target", "target_facts",
+           "KernelInfo", "CompiledFunction", "compile_function", "unsupported_ops"]
 
 TargetLike = Union[None, str, dict, tvm.target.Target]
 

@@ -177,7 +177,8 @@ _UNARY: Dict[str, Callable[[Expr], Expr]] = {
     "asin": tirx.asin, "acos": tirx.acos, "atan": tirx.atan,
     # LLVM codegen has no sinh/cosh intrinsic: from exp
     "sinh": lambda x: (tirx.exp(x) - tirx.exp(-x)) / _c(2, x),
-    "cosh": lambda x: (tirx.exp(x) + tirx.exp(-x)) / _c(2, x), "tanh": fast_tanh, "asinh": tirx.asinh, "acosh": tirx.acosh,
+    "cosh": lambda x: (tirx.exp(x) + tirx.exp(-x)) / _c(2, x), "tanh": fast_tanh,
+    "asinh": tirx.asinh, "acosh": tirx.acosh,
     "atanh": tirx.atanh, "sigmoid": tirx.sigmoid, "erf": fast_erf, "floor": tirx.floor,
     "ceil": tirx.ceil, "round": tirx.nearbyint, "softplus": _softplus,
     "softsign": lambda x: x / (_c(1, x) + tirx.abs(x)),

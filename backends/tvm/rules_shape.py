@@ -197,7 +197,8 @@ def _expand(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     shape = broadcast_shape([list(x.shape), target])
     ctx.check_broadcast([list(x.shape), target], shape)
     r = len(shape)
-    return te.compute(shape, lambda *o: x[broadcast_index(x.shape, o, r, shape)] if x.shape else x(),
+    return te.compute(shape,
+                      lambda *o: x[broadcast_index(x.shape, o, r, shape)] if x.shape else x(),
                       name="expand")
 
 

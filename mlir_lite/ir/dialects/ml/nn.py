@@ -5,7 +5,8 @@ end_1..end_n`) and `dilations`; an empty tuple means the default (ones / zeros).
 resolved into `pads` by the frontend.
 
     %y = "ml.conv"(%x, %w, %b) {pads = [1, 1, 1, 1], group = 1}
-        : (tensor<"N"x3x32x32xf32>, tensor<16x3x3x3xf32>, tensor<16xf32>) -> tensor<"N"x16x32x32xf32>
+        : (tensor<"N"x3x32x32xf32>, tensor<16x3x3x3xf32>, tensor<16xf32>)
+        -> tensor<"N"x16x32x32xf32>
 """
 from __future__ import annotations
 
