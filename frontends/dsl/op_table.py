@@ -20,7 +20,10 @@ check that, so every surface stays what this table says (tests/dsl/test_op_table
 
 Adding an elementwise op to every surface (`tf.X`, `F.X`, `Tensor.X`) is one row, e.g.
 
-    unary("softsign"),                        # ml.softsign; or unary("softsign", "ml.<op>")
+    unary("atan"),              # tf.atan(x, name=None), F.atan(x), Tensor.atan() on ml.atan
+    binary("mod", "ml.mod"),    # when the DSL name and the ml op differ
+
+(`tf=()`, `torch=()`, `tensor=()`, `nn=(...)`, `math=(...)`, `graph=(...)` pick the surfaces.)
 
 Methods: a reflected operator (`__radd__`) calls the function with the operands swapped, an
 in-place one (`__iadd__`) calls it and stores the result through `Tensor._inplace`, any other
@@ -44,9 +47,10 @@ from typing import (
                     Union,
 )
 
-__all__ = ["SURFACES", "Attr", "OpDef", "TABLE", "unary", "binary", "custom", "entries",
-           "names", "populate", "attach", "attr_values", "operand_names", "BINARY_OPERATORS",
-           "UNARY_OPERATORS"]
+__all__ = ["SURFACES", "FUNCTION_SURFACES", "METHOD_SURFACES", "Attr", "OpDef", "TABLE",
+           "BY_NAME", "unary", "binary", "custom", "entries", "names", "populate", "attach",
+           "attr_values", "operand_names", "signature", "default_doc", "BINARY_OPERATORS",
+           "UNARY_OPERATORS", "OperatorStubs"]
 
 SURFACES = ("tf", "nn", "math", "graph", "torch", "tensor")
 FUNCTION_SURFACES = ("tf", "nn", "torch")
