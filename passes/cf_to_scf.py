@@ -26,7 +26,7 @@ debug record.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from mlir_lite.ir.core import Block, Operation, Region, Value
 from mlir_lite.ir.interpreter.cf_loops import frames_of_block, used_values
@@ -40,7 +40,7 @@ __all__ = ["cf_to_scf", "raise_loop", "raise_cond"]
 Tag = Tuple[Value, int]
 
 
-def _top(op: Operation, block: Block) -> Optional[Operation]:
+def _top(op: Optional[Operation], block: Block) -> Optional[Operation]:
     """The ancestor of `op` (or `op`) that sits in `block`."""
     while op is not None and op.parent is not block:
         op = op.parent_op
@@ -56,7 +56,7 @@ def _users_in(v: Value, block: Block) -> List[Operation]:
     return out
 
 
-def _place(rw: PatternRewriter, block: Block, members: Set[Operation], outs: List[Value],
+def _place(rw: PatternRewriter, block: Block, members: Set[Operation], outs: Sequence[Value],
            new: Operation) -> bool:
     """Insert `new` after every producer of an outside value the members use and before every
     user of `outs`; False when no such point exists."""
@@ -97,7 +97,7 @@ def _region(types: List[Any]) -> Tuple[Region, Block]:
 
 # -- loops --------------------------------------------------------------------------------------
 def raise_loop(lc: Operation, rw: PatternRewriter) -> Any:
-    block = lc.parent
+    block = lc.block
     info = frames_of_block(block)
     fr = info.op_frame.get(lc)
     if fr is None:
@@ -170,7 +170,7 @@ def raise_loop(lc: Operation, rw: PatternRewriter) -> Any:
     after = [op for op in block.ops if op in members and op not in before
              and op not in frame_ops]
     true_of = {s.results[1]: k for k, s in enumerate(fwd_sw)}
-    const_true = {s.results[1]: consts[s.operands[0]] for s in const_sw}
+    const_true: Dict[Value, Value] = {s.results[1]: consts[s.operands[0]] for s in const_sw}
     for op in after:
         for v in used_values(op):
             if (v in merged or (isinstance(v.owner, Operation) and v.owner in before)):
@@ -242,7 +242,7 @@ def _cone(m: Operation, p: Value, cands: Set[Operation], tags: Dict[Value, Froze
           ) -> Optional[Set[Operation]]:
     """The ops between the switches on `p` and merge `m` (switches included); None when an
     other merge on `p` is among them (a conditional that comes first)."""
-    block = m.parent
+    block = m.block
     cone: Set[Operation] = set()
     stack = list(m.operands)
     while stack:
@@ -265,7 +265,7 @@ def _cone(m: Operation, p: Value, cands: Set[Operation], tags: Dict[Value, Froze
 def raise_cond(m: Operation, rw: PatternRewriter) -> Any:
     if len(m.operands) != 2:
         return Decline("only two-input merges are raised")
-    block = m.parent
+    block = m.block
     if any(isinstance(v.owner, Operation) and v.owner.name in ("cf.enter",
                                                                  "cf.next_iteration_source")
            for v in m.operands):
@@ -293,7 +293,7 @@ def raise_cond(m: Operation, rw: PatternRewriter) -> Any:
     if any(g.results[1].has_uses() for g in group):
         return Decline("the merge index is used")
     gset = set(group)
-    cone: Set[Operation] = set().union(*(cones[g] for g in group))
+    cone: Set[Operation] = set().union(*(cones[g] or () for g in group))
     sides: Dict[int, List[Operation]] = {0: [], 1: []}
     switches = []
     for op in block.ops:

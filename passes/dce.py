@@ -56,7 +56,7 @@ def _rebuild(op: Operation, operands: list, keep: List[int], attrs: dict) -> Ope
     for region in regions:
         region.parent = None
         new.add_region(region)
-    op.parent.insert_before(op, new)
+    op.block.insert_before(op, new)
     for j, i in enumerate(keep):
         op.results[i].replace_all_uses_with(new.results[j])
     op.erase()
@@ -69,6 +69,7 @@ def _prune_if(op: Operation) -> bool:
         return False
     for region in op.regions:
         term = region.blocks[0].last_op
+        assert term is not None  # verified: the region ends with its yield
         term.set_operands([term.operands[i] for i in keep])
     _rebuild(op, list(op.operands), keep, dict(op.attributes))
     return True
@@ -99,6 +100,7 @@ def _prune_for(op: Operation) -> bool:
     n_scan = op.attributes.get("num_scan_outputs", 0)
     body = op.regions[0].blocks[0]
     term = body.last_op
+    assert term is not None  # verified: the body ends with its yield
     drop_carried = []
     dead_ops: Set[Operation] = set()
     for i in range(n_init):
@@ -146,6 +148,7 @@ def _dce_block(block: Block) -> bool:
                 while _prune_for(op):
                     changed = True
                     op = prev.next_op if prev is not None else block.first_op
+                    assert op is not None  # the rebuilt loop, where the old one was
                     for b in op.regions[0].blocks:
                         _dce_block(b)
         op = prev

@@ -124,7 +124,7 @@ class _Loop:
 
     def carry(self, inits: List[Value], types: List[Any]) -> List[Value]:
         rw, op, fr = self.rw, self.op, {"frame_name": self.frame}
-        merged = []
+        merged: List[Value] = []
         for v, t in zip(inits, types):
             e = rw.create_before(op, "cf.enter", [v], dict(fr), result_types=[t]).results[0]
             s = rw.create_before(op, "cf.next_iteration_source", [], dict(fr),
@@ -150,7 +150,7 @@ class _Loop:
 
     def switch_exit(self, values: List[Value], lc: Value, types: List[Any]) -> List[Value]:
         """Switch `values` on the loop condition; returns the true sides, replaces nothing."""
-        trues = []
+        trues: List[Value] = []
         self.exits = []
         for v, t in zip(values, types):
             sw = self.rw.create_before(self.op, "cf.switch", [v, lc])
@@ -171,12 +171,12 @@ def _scan_types(op: Operation, elems: List[Value]) -> List[TensorType]:
         if not (isinstance(t, TensorType) and t.is_static):
             raise CompileError(f"{op.name}: scf-to-cf needs static shapes for scan elements, "
                                f"got {t}", op.loc)
-        out.append(TensorType(t.element, (None,) + tuple(t.shape)))
+        out.append(TensorType(t.element, (None,) + t.dims))
     return out
 
 
 def _scan_inits(rw: PatternRewriter, op: Operation, types: List[TensorType]) -> List[Value]:
-    return [rw.materialize_constant(op, DenseAttr(np.zeros((0,) + tuple(t.shape[1:]),
+    return [rw.materialize_constant(op, DenseAttr(np.zeros((0,) + tuple(t.dims[1:]),
                                                            t.element.np_dtype)))
             for t in types]
 
@@ -192,7 +192,9 @@ def _lower_for(op: Operation, rw: PatternRewriter, frame: str) -> Any:
     inits = list(op.operands[3:])
     n = len(inits)
     body = op.regions[0].blocks[0]
-    elems = list(body.last_op.operands[n:])
+    term = body.last_op
+    assert term is not None  # verified: the body ends with its yield
+    elems = list(term.operands[n:])
     scan_t = _scan_types(op, elems)
     loop = _Loop(rw, op, frame)
     acc0 = _scan_inits(rw, op, scan_t)
@@ -220,7 +222,9 @@ def _lower_while(op: Operation, rw: PatternRewriter, frame: str) -> Any:
     inits = list(op.operands)
     n = len(inits)
     after = op.regions[1].blocks[0]
-    elems = list(after.last_op.operands[n:])
+    term = after.last_op
+    assert term is not None  # verified: the body ends with its yield
+    elems = list(term.operands[n:])
     scan_t = _scan_types(op, elems)
     loop = _Loop(rw, op, frame)
     acc0 = _scan_inits(rw, op, scan_t)

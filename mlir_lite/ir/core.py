@@ -341,16 +341,18 @@ class Operation:
                     op._drop_references()
 
     def move_before(self, other: "Operation") -> None:
-        block = other._block()
+        block = other.block
         self.detach()
         block.insert_before(other, self)
 
     def move_after(self, other: "Operation") -> None:
-        block = other._block()
+        block = other.block
         self.detach()
         block.insert_after(other, self)
 
-    def _block(self) -> "Block":
+    @property
+    def block(self) -> "Block":
+        """The block holding this op (`parent`), for ops known to be in one; an error if not."""
         if self.parent is None:
             raise ValueError(f"{self.name} is not in a block")
         return self.parent

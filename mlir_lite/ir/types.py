@@ -12,6 +12,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 import ml_dtypes
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = [
     "Type", "ElementType", "TensorType", "TupleType", "FunctionType", "IndexType", "NoneType",
@@ -83,7 +84,8 @@ _NUMPY = {
     "i64": np.dtype(np.int64), "u8": np.dtype(np.uint8), "u16": np.dtype(np.uint16),
     "u32": np.dtype(np.uint32), "u64": np.dtype(np.uint64),
     # narrow types of quantized and low-precision models (MLIR's names; numpy via ml_dtypes)
-    "f8E4M3FN": np.dtype(ml_dtypes.float8_e4m3fn), "f8E4M3FNUZ": np.dtype(ml_dtypes.float8_e4m3fnuz),
+    "f8E4M3FN": np.dtype(ml_dtypes.float8_e4m3fn),
+    "f8E4M3FNUZ": np.dtype(ml_dtypes.float8_e4m3fnuz),
     "f8E5M2": np.dtype(ml_dtypes.float8_e5m2), "f8E5M2FNUZ": np.dtype(ml_dtypes.float8_e5m2fnuz),
     "f4E2M1FN": np.dtype(ml_dtypes.float4_e2m1fn), "i4": np.dtype(ml_dtypes.int4),
     "u4": np.dtype(ml_dtypes.uint4), "i2": np.dtype(ml_dtypes.int2),
@@ -103,10 +105,11 @@ def element_type(name: str) -> ElementType:
     try:
         return _ELEMENT_TYPES[name]
     except KeyError:
-        raise KeyError(f"unknown element type {name!r}; known: {', '.join(_ELEMENT_TYPES)}") from None
+        raise KeyError(f"unknown element type {name!r}; known: "
+                       f"{', '.join(_ELEMENT_TYPES)}") from None
 
 
-def element_type_from_numpy(dtype: object) -> ElementType:
+def element_type_from_numpy(dtype: DTypeLike) -> ElementType:
     """The element type of a numpy dtype (bool -> i1, bfloat16 via ml_dtypes)."""
     try:
         return _FROM_NUMPY[np.dtype(dtype)]
@@ -143,6 +146,13 @@ class TensorType(Type):
         return None if self.shape is None else len(self.shape)
 
     @property
+    def dims(self) -> tuple:
+        """The shape of a ranked tensor; TypeError for an unranked one (as indexing None is)."""
+        if self.shape is None:
+            raise TypeError(f"{self} is unranked: it has no dims")
+        return self.shape
+
+    @property
     def is_ranked(self) -> bool:
         return self.shape is not None
 
@@ -155,7 +165,7 @@ class TensorType(Type):
         if not self.is_static:
             return None
         n = 1
-        for d in self.shape:
+        for d in self.dims:
             n *= d
         return n
 
@@ -248,11 +258,12 @@ def _broadcast_dim(a: Dim, b: Dim) -> Dim:
 
 def broadcast_shapes(*shapes: Optional[Sequence[Dim]]) -> Optional[tuple]:
     """Numpy-style broadcast of shapes with symbolic dims; None if any is unranked."""
-    if any(s is None for s in shapes):
+    ranked = [s for s in shapes if s is not None]
+    if len(ranked) != len(shapes):
         return None
-    rank = max((len(s) for s in shapes), default=0)
+    rank = max((len(s) for s in ranked), default=0)
     out: list = [1] * rank
-    for s in shapes:
+    for s in ranked:
         pad = rank - len(s)
         for i, d in enumerate(s):
             out[pad + i] = _broadcast_dim(out[pad + i], d)
