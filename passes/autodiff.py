@@ -31,6 +31,7 @@ from mlir_lite.errors import MlirLiteError, PassError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.builder import Builder, InsertionPoint
 from mlir_lite.ir.core import Block, Operation, Value
+from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
 from mlir_lite.ir.types import TensorType, Type
 
@@ -88,9 +89,9 @@ class _Backprop:
             except (ValueError, TypeError, KeyError, IndexError) as e:
                 raise PassError(f"autodiff of {op.name} failed: {type(e).__name__}: {e}",
                                 op.loc) from e
-            for v, c in zip(operands, in_cots):
-                if c is not None and v in active and is_float_type(v.type):
-                    accumulate(v, c)
+            for v, cot in zip(operands, in_cots):
+                if cot is not None and v in active and is_float_type(v.type):
+                    accumulate(v, cot)
         ctx.op = None
         return grads, ctx
 
@@ -181,7 +182,7 @@ def _pool_before_relu(pool: Operation, results: List[Value]) -> None:
             or any(r is relu.result for r in results):
         return
     after = Operation.create("ml.relu", [pool.result], [pool.result.type], loc=relu.loc)
-    pool.parent.insert_after(pool, after)
+    pool.block.insert_after(pool, after)
     pool.result.replace_uses_where(after.result, lambda user: user is not after)
     pool.set_operand(0, relu.operands[0])
     relu.erase()
@@ -190,7 +191,7 @@ def _pool_before_relu(pool: Operation, results: List[Value]) -> None:
             results[i] = after.result
 
 
-def _new_function(module: Operation, name: str, inputs: Sequence[Type],
+def _new_function(module: ModuleOp, name: str, inputs: Sequence[Type],
                   results: Sequence[Type], like: FuncOp) -> FuncOp:
     if module.lookup(name) is not None:
         raise PassError(f"autodiff: the module already has a symbol @{name}; pass another name")
@@ -198,14 +199,14 @@ def _new_function(module: Operation, name: str, inputs: Sequence[Type],
     return FuncOp.make(name, list(inputs), list(results), names, loc=like.loc)
 
 
-def _finish(module: Operation, g: FuncOp, outs: Sequence[Value]) -> FuncOp:
+def _finish(module: ModuleOp, g: FuncOp, outs: Sequence[Value]) -> FuncOp:
     Builder.at_end(g.entry_block).op("func.return", *outs)
     dce(g)
     module.append(g)
     return g
 
 
-def build_vjp(module: Operation, func_name: str, wrt: Sequence[int], *,
+def build_vjp(module: ModuleOp, func_name: str, wrt: Sequence[int], *,
               name: Optional[str] = None) -> FuncOp:
     """Append `@{name or func_name + '_vjp'}(params..., cotangents...) -> (results...,
     grads...)`: one cotangent per result of `func_name` (its type), one gradient per `wrt`
@@ -222,7 +223,7 @@ def build_vjp(module: Operation, func_name: str, wrt: Sequence[int], *,
     return _finish(module, g, list(results) + grads)
 
 
-def build_grad(module: Operation, func_name: str, wrt: Sequence[int], *, output: int = 0,
+def build_grad(module: ModuleOp, func_name: str, wrt: Sequence[int], *, output: int = 0,
                name: Optional[str] = None) -> FuncOp:
     """Append `@{name or func_name + '_grad'}(params...) -> (out, grads...)` where `out` is the
     scalar float result #`output` of `func_name` and grads its gradients wrt the `wrt` params."""
@@ -263,6 +264,8 @@ class Autodiff(Pass):
     result_name: str = ""
 
     def run(self, module: Operation, ctx: PassContext) -> bool:
+        if not isinstance(module, ModuleOp):
+            raise PassError(f"autodiff runs on a module, not on {module.name}", module.loc)
         f = lookup_function(module, self.func)
         if self.wrt.strip():
             try:

@@ -127,9 +127,9 @@ def mul_zero(op: Operation, rewriter: PatternRewriter) -> MatchResult:
         return Decline("not an integer multiply")
     if _splat(op.operands[0]) != 0 and _splat(op.operands[1]) != 0:
         return Decline("no zero operand")
-    if not rt.is_static:
+    if not (isinstance(rt, TensorType) and rt.is_static):
         return Decline("result shape is not static")
-    zero = DenseAttr(np.zeros(rt.shape, dtype=rt.element.np_dtype), rt)
+    zero = DenseAttr(np.zeros(rt.dims, dtype=rt.element.np_dtype), rt)
     rewriter.replace_op(op, [rewriter.materialize_constant(op, zero)])
     return True
 
@@ -231,9 +231,9 @@ def merge_reshapes(op: Operation, rewriter: PatternRewriter) -> MatchResult:
     shape = tuple(op.attr("shape"))
     if 0 in shape and not op.attr("allowzero"):
         rt = op.results[0].type
-        if not rt.is_static:
+        if not (isinstance(rt, TensorType) and rt.is_static):
             return Decline("outer shape copies input dims (0) and the result is not static")
-        shape = tuple(rt.shape)
+        shape = rt.dims
     attrs = {"shape": shape}
     if op.attr("allowzero"):
         attrs["allowzero"] = op.attr("allowzero")

@@ -69,8 +69,9 @@ class FoldThroughInterpreter(RewritePattern):
             return Decline("not a pure region-free non-constant op")
         if not op.operands:
             return Decline("no operands")
-        consts = [constant_value(v) for v in op.operands]
-        if any(c is None for c in consts):
+        found = [constant_value(v) for v in op.operands]
+        consts = [c for c in found if c is not None]
+        if len(consts) != len(found):
             return Decline("some operand is not a constant")
         rule = self.rules.get(op.name)
         if rule is None:
@@ -92,10 +93,12 @@ class FoldThroughInterpreter(RewritePattern):
             return Decline("rule returned a different number of results")
         attrs = []
         for r, v in zip(op.results, outs):
-            arr = np.asarray(v).astype(r.type.element.np_dtype, copy=False)
-            if tuple(arr.shape) != tuple(r.type.shape):
-                return Decline(f"rule result shape {arr.shape} differs from {r.type}")
-            attrs.append(DenseAttr(np.require(arr, requirements="C"), r.type))  # 0-d stays 0-d
+            rt = r.type
+            assert isinstance(rt, TensorType)  # every result was checked above
+            arr = np.asarray(v).astype(rt.element.np_dtype, copy=False)
+            if tuple(arr.shape) != rt.dims:
+                return Decline(f"rule result shape {arr.shape} differs from {rt}")
+            attrs.append(DenseAttr(np.require(arr, requirements="C"), rt))  # 0-d stays 0-d
         rewriter.replace_op(op, [rewriter.materialize_constant(op, a) for a in attrs])
         return True
 

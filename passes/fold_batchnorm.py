@@ -60,10 +60,11 @@ def fold_batchnorm_pattern(bn: Operation, rewriter: PatternRewriter) -> MatchRes
         return Decline("input is not produced by ml.conv, ml.gemm or ml.matmul")
     if src.results[0].num_uses != 1:
         return Decline(f"the {src.name} result has other users")
-    params = [_const(v) for v in bn.operands[1:5]]
-    if any(p is None for p in params):
+    found = [_const(v) for v in bn.operands[1:5]]
+    params = [p for p in found if p is not None]
+    if len(params) != len(found):
         return Decline("a batch_norm parameter is not a constant")
-    scale, beta, mean, var = params  # type: ignore[misc]
+    scale, beta, mean, var = params
     w_val = src.operand(1)
     w = _const(w_val)
     if w is None:
@@ -91,7 +92,7 @@ def fold_batchnorm_pattern(bn: Operation, rewriter: PatternRewriter) -> MatchRes
     if not (isinstance(out_t, TensorType) and out_t.rank == 2):
         return Decline(f"the {src.name} output is not rank 2, so its channel axis is not the "
                        "weight's output features")
-    n = out_t.shape[1]
+    n = out_t.dims[1]
     if src.name == "ml.gemm":
         trans_b = bool(src.attr("trans_b"))
         n_w = w.shape[0] if trans_b else w.shape[1]

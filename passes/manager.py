@@ -60,13 +60,13 @@ class PassContext:
 
     def __init__(self, manager: Optional["PassManager"] = None) -> None:
         self.manager = manager
-        self._analyses: Dict[Tuple[type, int], Tuple[Operation, Any]] = {}
+        self._analyses: Dict[Tuple[Callable[[Operation], Any], int], Tuple[Operation, Any]] = {}
         self.current_pass: Optional[Pass] = None
         self.stats: Dict[str, Any] = {}
 
     def get_analysis(self, analysis: Callable[[Operation], Any], op: Operation) -> Any:
         """`analysis(op)`, computed once and reused until a pass invalidates it."""
-        key = (analysis, id(op))  # type: ignore[arg-type]
+        key = (analysis, id(op))
         hit = self._analyses.get(key)
         if hit is not None and hit[0] is op:
             return hit[1]
@@ -74,7 +74,7 @@ class PassContext:
         self._analyses[key] = (op, result)
         return result
 
-    def cached_analyses(self) -> List[Tuple[type, Operation]]:
+    def cached_analyses(self) -> List[Tuple[Callable[[Operation], Any], Operation]]:
         return [(k[0], op) for k, (op, _) in self._analyses.items()]
 
     def invalidate(self, preserved: Sequence[type] = ()) -> None:

@@ -31,9 +31,10 @@ import numpy as np
 from mlir_lite.errors import PassError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.builder import Builder
-from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.core import Value
+from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.ir.types import TensorType, Type
+from mlir_lite.ir.types import ElementType, TensorType, Type
 
 from .autodiff import differentiate_into, lookup_function
 from .autodiff_rules import VJPContext, is_float_type
@@ -60,6 +61,13 @@ def _lerp(e: VJPContext, a: Value, b: Value, w: float) -> Value:
     return e.add(e.scale(a, 1.0 - w), e.scale(b, w))
 
 
+def _element(v: Value) -> ElementType:
+    t = v.type
+    if not isinstance(t, TensorType):
+        raise PassError(f"optimizer state must be tensors, got a value of type {t}")
+    return t.element
+
+
 def _step_type(param_types: Sequence[TensorType]) -> TensorType:
     return TensorType(param_types[0].element, ())
 
@@ -72,7 +80,7 @@ def _adam_direction(e: VJPContext, g: Value, m: Value, v: Value, t: Value, b1: f
     one = e.scalar(1.0, t)
     c1 = e.sub(one, e.emit("ml.pow", e.scalar(b1, t), t))
     c2 = e.sub(one, e.emit("ml.pow", e.scalar(b2, t), t))
-    c1, c2 = (e.emit("ml.cast", c, to=g.type.element) if c.type.element != g.type.element
+    c1, c2 = (e.emit("ml.cast", c, to=_element(g)) if _element(c) != _element(g)
               else c for c in (c1, c2))
     denom = e.add(e.emit("ml.sqrt", e.div(v2, c2)), e.scalar(eps, g))
     return m2, v2, e.div(e.div(m2, c1), denom)
@@ -112,7 +120,8 @@ class Adam(Optimizer):
     decoupled: bool = False
 
     def state_types(self, param_types: Sequence[TensorType]) -> List[Type]:
-        return [_step_type(param_types)] + [t for t in param_types for _ in range(2)]
+        out: List[Type] = [_step_type(param_types)]
+        return out + [t for t in param_types for _ in range(2)]
 
     def update(self, e: VJPContext, params: Sequence[Value], grads: Sequence[Value],
                state: Sequence[Value]) -> Tuple[List[Value], List[Value]]:
@@ -133,7 +142,7 @@ class Adam(Optimizer):
 def newton_schulz(e: VJPContext, g: Value, steps: int) -> Value:
     """The orthogonalization of Muon: X ~ U V^T of G = U S V^T, by quintic Newton-Schulz
     iterations on G / ||G||_F (transposed so that rows <= cols)."""
-    rows, cols = g.type.shape
+    rows, cols = e.shape(g)
     a, b, c = NS_COEFFICIENTS
     x = e.transpose(g, [1, 0]) if rows > cols else g
     norm = e.emit("ml.sqrt", e.emit("ml.reduce_sum", e.mul(x, x), keepdims=False))
@@ -157,8 +166,8 @@ class Muon(Optimizer):
     adam_eps: float = 1e-10
 
     @staticmethod
-    def uses_muon(t: TensorType) -> bool:
-        return t.shape is not None and len(t.shape) == 2
+    def uses_muon(t: Type) -> bool:
+        return isinstance(t, TensorType) and t.shape is not None and len(t.shape) == 2
 
     def state_types(self, param_types: Sequence[TensorType]) -> List[Type]:
         out: List[Type] = [_step_type(param_types)]
@@ -173,7 +182,7 @@ class Muon(Optimizer):
         for p, g in zip(params, grads):
             decay = self.weight_decay
             if self.uses_muon(p.type):
-                rows, cols = p.type.shape
+                rows, cols = e.shape(p)
                 if type(rows) is not int or type(cols) is not int:
                     raise PassError(f"Muon needs static 2-D parameter shapes, got {p.type}")
                 m = _lerp(e, state[pos], g, 1.0 - self.momentum)
@@ -194,7 +203,7 @@ class Muon(Optimizer):
         return new_p, new_s
 
 
-def build_train_step(module: Operation, loss_func: str, params: Sequence[int],
+def build_train_step(module: ModuleOp, loss_func: str, params: Sequence[int],
                      optimizer: Optimizer, *, name: Optional[str] = None) -> FuncOp:
     """Append `@{name or loss_func + '_train_step'}(params..., state..., data...) -> (loss,
     new params..., new state...)`: forward, backward and `optimizer`'s update in one function.
@@ -231,7 +240,9 @@ def build_train_step(module: Operation, loss_func: str, params: Sequence[int],
     b = Builder.at_end(g.entry_block)
     one = b.op("ml.constant", value=DenseAttr(np.ones((), loss_t.element.np_dtype)))
     cots: List[Optional[Value]] = [one] + [None] * (len(ft.results) - 1)
-    results, grads = differentiate_into(g.entry_block, f, fargs, params, cots)
+    inputs = [a for a in fargs if a is not None]
+    assert len(inputs) == n  # params and data are every parameter
+    results, grads = differentiate_into(g.entry_block, f, inputs, params, cots)
     e = VJPContext(b, set(), lambda *a: None, lambda *a: None)
     new_p, new_s = optimizer.update(e, args[:np_], grads, args[np_:np_ + ns_])
     outs = [results[0]] + [e.refine(v, t) for v, t in zip(new_p, ptypes)] + \

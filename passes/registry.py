@@ -102,7 +102,9 @@ def registered_passes() -> Dict[str, Type[Pass]]:
 
 def _split_top(text: str, seps: str) -> List[str]:
     """Split at separator characters that are outside braces and parentheses."""
-    out, depth, cur = [], 0, []
+    out: List[str] = []
+    cur: List[str] = []
+    depth = 0
     for ch in text:
         if ch in "{(":
             depth += 1

@@ -23,6 +23,7 @@ import dataclasses
 from typing import Dict, List
 
 from mlir_lite.ir.core import Block, Operation, Value
+from mlir_lite.ir.opdef import DeclaredOp
 from mlir_lite.ir.types import FunctionType, TensorType, Type
 
 from .manager import Pass, PassContext
@@ -107,8 +108,7 @@ class _Inference:
                 for r, t in zip(op.results, callee.attributes["function_type"].results):
                     self.refine(r, t)
             return
-        infer = getattr(type(op), "INFER", None)
-        if infer is None:
+        if not isinstance(op, DeclaredOp) or op.INFER is None:
             return
         inferred = type(op).infer_result_types([v.type for v in op.operands], op.attributes,
                                                op.loc)
@@ -120,8 +120,9 @@ class _Inference:
         for region in op.regions:
             for b in region.blocks:
                 self.block(b)
-        yields = [r.blocks[0].last_op for r in op.regions if r.blocks]
-        if len(yields) != 2 or any(y is None for y in yields):
+        last = [r.blocks[0].last_op for r in op.regions if r.blocks]
+        yields = [y for y in last if y is not None]
+        if len(last) != 2 or len(yields) != 2:
             return
         for i, r in enumerate(op.results):
             a, b = yields[0].operands[i].type, yields[1].operands[i].type
@@ -154,6 +155,7 @@ class _Inference:
             results_from = list(args)
         else:
             cond = first.last_op
+            assert cond is not None  # verified: the before region ends with scf.condition
             after = op.regions[1].blocks[0]
             for a, v in zip(after.args, cond.operands[1:]):
                 self.refine(a, v.type)
@@ -162,6 +164,7 @@ class _Inference:
             results_from = list(cond.operands[1:])
             for j, (a, v) in enumerate(zip(after.args, cond.operands[1:])):
                 groups.append([a, v, op.results[j]])
+        assert carried_yield is not None  # verified: the body ends with its yield
         n_carried = len(inits)
         ok = True
         for i in range(n_carried):

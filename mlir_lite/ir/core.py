@@ -277,6 +277,13 @@ class Operation:
             raise KeyError(f"{self.name} has no attribute {name!r}")
         return d.default
 
+    @classmethod
+    def attrs_with_defaults(cls, attrs: Dict[str, Any]) -> Dict[str, Any]:
+        """`attrs` and the declared defaults (`ATTRS`) of the attributes it does not set."""
+        full = {k: d.default for k, d in cls.ATTRS.items() if not d.required}
+        full.update(attrs)
+        return full
+
     # -- traits and declaration helpers ---------------------------------------------------------
     def has_trait(self, trait: str) -> bool:
         return trait in self.TRAITS

@@ -5,7 +5,7 @@ when the types allow it and run-time shape ops (`ml.shape`, `ml.expand_dynamic`,
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
@@ -87,13 +87,16 @@ class VJPContext:
         """A rank-0 constant of `like`'s element type."""
         return self.const(value, _element(like))
 
-    def i64s(self, values: Sequence[int]) -> Value:
+    def i64s(self, values: Union[int, Sequence[int]]) -> Value:
         return self.const(np.asarray(values, np.int64), i64)
+
+    def element(self, v: Value) -> ElementType:
+        return _element(v)
 
     def zeros_like(self, v: Value) -> Value:
         t = _tensor(v)
         if t.is_static:
-            return self.emit("ml.constant_of_shape", shape=tuple(t.shape),
+            return self.emit("ml.constant_of_shape", shape=t.dims,
                              value=DenseAttr(np.zeros((1,), t.element.np_dtype)))
         z = self.emit("ml.constant_of_shape_dynamic", self.shape_of(v),
                       value=DenseAttr(np.zeros((1,), t.element.np_dtype)))
@@ -111,7 +114,7 @@ class VJPContext:
 
     def shape(self, v: Value) -> tuple:
         self.rank(v)
-        return _tensor(v).shape
+        return _tensor(v).dims
 
     def shape_of(self, v: Value) -> Value:
         return self.emit("ml.shape", v)
@@ -211,8 +214,8 @@ class VJPContext:
                 parts.append(self.dim(like, i))
             else:
                 raise self.fail(f"cannot reshape to {tuple(dims)} without a shape source")
-        shape = parts[0] if len(parts) == 1 else self.emit("ml.concat", *parts, axis=0)
-        return self.emit("ml.reshape_dynamic", g, shape, allowzero=int(zero))
+        dyn = parts[0] if len(parts) == 1 else self.emit("ml.concat", *parts, axis=0)
+        return self.emit("ml.reshape_dynamic", g, dyn, allowzero=int(zero))
 
     def count(self, v: Value, axes: Sequence[int], element: Optional[ElementType] = None
               ) -> Value:

@@ -94,6 +94,7 @@ def _record_carried(op: Operation) -> Operation:
     body = op.regions[0].blocks[0]
     carried = body.args[1:]
     term = body.last_op
+    assert term is not None  # verified: the body ends with its yield
     term.set_operands(list(term.operands) + list(carried))
     attrs = dict(op.attributes)
     attrs["num_scan_outputs"] = op.attributes.get("num_scan_outputs", 0) + len(carried)
@@ -105,7 +106,7 @@ def _record_carried(op: Operation) -> Operation:
     for region in regions:
         region.parent = None
         new.add_region(region)
-    op.parent.insert_before(op, new)
+    op.block.insert_before(op, new)
     for old, repl in zip(op.results, new.results):
         repl.name_hint = old.name_hint
         old.replace_all_uses_with(repl)
@@ -131,7 +132,8 @@ def _for(ctx: VJPContext, op: Operation, cots: Cots) -> list:
 
     init_cts = []
     for k in floats:
-        c = cots[k] if cots[k] is not None else ctx.zeros_like(fwd.results[k])
+        ck = cots[k]
+        c = ck if ck is not None else ctx.zeros_like(fwd.results[k])
         init_cts.append(ctx.refine(c, inits[k].type))
     init_accs = [ctx.zeros_like(v) for v in free]
     carried_types = [inits[k].type for k in floats] + [v.type for v in free]
@@ -150,9 +152,9 @@ def _for(ctx: VJPContext, op: Operation, cots: Cots) -> list:
     yielded = _clone_body(rb, body, mapping)[:n_c + n_s]
     seeds = [(yielded[k], ct) for k, ct in zip(floats, ct_args)]
     for s in range(n_s):
-        c = cots[n_c + s]
-        if c is not None and is_float_type(yielded[n_c + s].type):
-            seeds.append((yielded[n_c + s], sub.emit("ml.gather", c, j, axis=0)))
+        cs = cots[n_c + s]
+        if cs is not None and is_float_type(yielded[n_c + s].type):
+            seeds.append((yielded[n_c + s], sub.emit("ml.gather", cs, j, axis=0)))
     active = set(ctx.active) | {mapping[body.args[1 + k]] for k in floats}
     grads, sub = ctx.backprop(rb, seeds, active)
     outs = []
@@ -165,7 +167,7 @@ def _for(ctx: VJPContext, op: Operation, cots: Cots) -> list:
 
     for v, r in zip(free, rev.results[len(floats):]):
         ctx.accumulate(v, r)
-    out: List[Optional[Value]] = [None, None, None] + [None] * n_c
+    out: List[Optional[Value]] = [None] * (3 + n_c)
     for i, k in enumerate(floats):
         out[3 + k] = rev.results[i]
     return out

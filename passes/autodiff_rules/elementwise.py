@@ -54,7 +54,9 @@ def _mul(ctx: VJPContext, op: Operation, cots: Cots) -> list:
 def _div(ctx: VJPContext, op: Operation, cots: Cots) -> list:
     (g,) = cots
     a, b = op.operands
-    ga = ctx.div(g, b) if ctx.wants(a) or ctx.wants(b) else None
+    if not (ctx.wants(a) or ctx.wants(b)):
+        return [None, None]
+    ga = ctx.div(g, b)
     return [_unb(ctx, ga, a, op) if ctx.wants(a) else None,
             _unb(ctx, ctx.neg(ctx.mul(ga, op.result)), b, op) if ctx.wants(b) else None]
 

@@ -147,7 +147,7 @@ def _reshape(ctx: VJPContext, v: Value, spec: Sequence[Any]) -> Value:
     unknown = [d for d in dims if type(d) is not int]
     if len(unknown) <= 1:
         return ctx.reshape(v, [d if type(d) is int else None for d in dims])
-    parts = []
+    parts: List[Any] = []
     for d in dims:
         if type(d) is int:
             parts.append(d)
@@ -204,7 +204,7 @@ def _pool_geometry(ctx: VJPContext, op: Operation, x: Value, y: Value) -> tuple:
     n = len(ks)
     strides, pads, dil = spatial_params(op.attributes, n)
     xs = _static_spatial(ctx, x, "the pooled input")
-    ys = tuple(window_out_dim(xs[i], ks[i], strides[i], pads[i], pads[n + i], dil[i],
+    ys: tuple = tuple(window_out_dim(xs[i], ks[i], strides[i], pads[i], pads[n + i], dil[i],
                               op.attr("ceil_mode")) for i in range(n))
     extra = tuple(max(0, (ys[i] - 1) * strides[i] + (ks[i] - 1) * dil[i] + 1
                       - (xs[i] + pads[i] + pads[n + i])) for i in range(n))
@@ -269,6 +269,7 @@ def _max_pool(ctx: VJPContext, op: Operation, cots: Cots) -> list:
         start = tuple(o * d for o, d in zip(off, dil))
         placed = _place(ctx, part, size, start, pads, xs)
         dx = placed if dx is None else ctx.add(dx, placed)
+    assert dx is not None  # a window has at least one offset
     return [ctx.refine(dx, x.type)]
 
 

@@ -41,7 +41,7 @@ def extremum_grad(ctx: VJPContext, x: Value, y: Value, g: Value, axes: tuple,
                   keepdims: bool = True) -> Value:
     """Cotangent of a max/min reduction: split evenly between the positions that attain it."""
     yb = expand_reduced(ctx, y, x, axes, keepdims)
-    hit = ctx.emit("ml.cast", ctx.emit("ml.equal", x, yb), to=x.type.element)
+    hit = ctx.emit("ml.cast", ctx.emit("ml.equal", x, yb), to=ctx.element(x))
     n = ctx.emit("ml.reduce_sum", hit, axes=axes, keepdims=True)
     gb = g if keepdims or not axes else ctx.emit("ml.unsqueeze", g, axes=axes)
     return ctx.mul(hit, ctx.broadcast_like(ctx.div(gb, n), x))

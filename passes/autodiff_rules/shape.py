@@ -57,7 +57,7 @@ def _concat(ctx: VJPContext, op: Operation, cots: Cots) -> list:
         pieces = ctx.emit("ml.split", g, axis=axis, split=tuple(sizes))
         pieces = [pieces] if len(ins) == 1 else list(pieces)
         return [ctx.refine(p, v.type) if ctx.wants(v) else None for p, v in zip(pieces, ins)]
-    out = []
+    out: List[Optional[Value]] = []
     start = ctx.i64s([0])
     for v in ins:
         end = ctx.add(start, ctx.dim(v, axis))
@@ -127,7 +127,7 @@ def _pad(ctx: VJPContext, op: Operation, cots: Cots) -> list:
         raise ctx.fail(f"mode {op.attr('mode')!r} is not differentiated (only 'constant')")
     pads = tuple(-p for p in op.attr("pads"))
     gx = ctx.emit("ml.pad", g, pads=pads, axes=op.attr("axes"))
-    out = [ctx.refine(gx, x.type)]
+    out: List[Optional[Value]] = [ctx.refine(gx, x.type)]
     if op.num_operands > 1:
         cv = op.operands[1]
         if ctx.wants(cv):
