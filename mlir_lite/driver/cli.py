@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from mlir_lite.errors import MlirLiteError
 from mlir_lite.fileio import write_atomic
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mlir_lite.ir.dialects.builtin import ModuleOp
 
 __all__ = ["main", "read_module", "read_inputs", "SUBCOMMANDS"]
@@ -127,12 +129,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.file.endswith(".mlc"):
         from mlir_lite.driver.commands import run_artifact
         return run_artifact(args)
+    from mlir_lite.ir.dialects.func import FuncOp
     from mlir_lite.ir.interpreter import run
     from mlir_lite.ir.types import TensorType
     module = read_module(args.file)
     from mlir_lite.ir.verifier import verify
     verify(module)
     func = module[args.func]
+    if not isinstance(func, FuncOp):
+        raise MlirLiteError(f"@{args.func} is not a function")
     given: Dict[str, np.ndarray] = {}
     given.update(read_inputs(args))
     rng = np.random.default_rng(args.seed)
@@ -156,7 +161,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.output:
         import io
         buf = io.BytesIO()
-        np.savez(buf, **{f"out{i}": o for i, o in enumerate(outs)})
+        # numpy's stub also matches **kwds against its `allow_pickle: bool` parameter
+        np.savez(buf, **{f"out{i}": o for i, o in enumerate(outs)})  # type: ignore[arg-type]
         write_atomic(args.output, buf.getvalue())
     else:
         for i, o in enumerate(outs):
@@ -164,18 +170,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_inputs(args: argparse.Namespace) -> Dict[str, "object"]:
+def read_inputs(args: argparse.Namespace) -> Dict[str, "np.ndarray"]:
     """The arrays of `--inputs FILE.npz` and `--input NAME=FILE.npy` (the latter win)."""
     import numpy as np
 
-    def load(path: str) -> "object":
+    def load(path: str) -> Any:  # an array, or the archive of an .npz
         try:
             return np.load(path, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise MlirLiteError(f"cannot read {path!r}: {e}") from None
-    given: Dict[str, object] = {}
+    given: Dict[str, np.ndarray] = {}
     if getattr(args, "inputs", None):
-        with load(args.inputs) as npz:  # type: ignore[attr-defined]
+        with load(args.inputs) as npz:
             given.update({k: npz[k] for k in npz.files})
     for item in args.input or []:
         name, sep, path = item.partition("=")

@@ -90,7 +90,8 @@ def run_artifact(args: argparse.Namespace) -> int:
     outs = model(**_feed(model, args, args.random))
     if args.output:
         buf = io.BytesIO()
-        np.savez(buf, **dict(zip(model.output_names, outs)))
+        # numpy's stub also matches **kwds against its `allow_pickle: bool` parameter
+        np.savez(buf, **dict(zip(model.output_names, outs)))  # type: ignore[arg-type]
         write_atomic(args.output, buf.getvalue())
     else:
         for name, o in zip(model.output_names, outs):

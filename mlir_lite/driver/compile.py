@@ -193,7 +193,7 @@ def compile(source: Any, options: Optional[CompileOptions] = None,  # noqa: A001
     t0 = time.perf_counter()
     fn = executor.compile(module, opts.func, opts)
     timings["codegen"] = time.perf_counter() - t0
-    n_out = len(module[opts.func].function_type.results)
+    n_out = len(module[opts.func].attr("function_type").results)
     if outs is None or len(outs) != n_out:
         outs = [f"out{i}" for i in range(n_out)]
     return Compiled(fn, module, pipeline, opts, CompileInfo(ins, outs, timings))

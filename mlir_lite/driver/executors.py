@@ -109,7 +109,7 @@ def _located(fn: Any, func_op: Any) -> Compiled:
             if isinstance(e.loc, str) and e.loc in locs:
                 raise ExecutionError(e.message, locs[e.loc]) from e
             raise
-    run.compiled = fn  # type: ignore[attr-defined]  (kernels, plan, source for reports)
+    run.compiled = fn  # type: ignore[attr-defined]  # a function attribute: kernels, plan, source
     return run
 
 

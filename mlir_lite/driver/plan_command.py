@@ -60,7 +60,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     else:  # what `mlir-lite compile` lowers for the same target and level
         optimize(module, CompileOptions(target=args.target,
                                         opt_level=1 if args.no_fuse else args.opt_level))
-    dims = parse_dims(args.dims or [])
+    dims = parse_dims(args.dims or "")
     func = module[args.func]
     plan = plan_memory(func, dims, include_outputs=args.include_outputs)
     if plan.unplanned:

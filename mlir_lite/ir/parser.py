@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import re
 import struct
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from mlir_lite.ir.attributes import (
     NameLoc,
     SymbolRef,
 )
-from mlir_lite.ir.core import Block, Operation, Region, Value
+from mlir_lite.ir.core import Block, BlockArgument, Operation, Region, Value
 from mlir_lite.ir.types import (
     ElementType,
     FunctionType,
@@ -34,6 +34,9 @@ from mlir_lite.ir.types import (
     Type,
     element_type,
 )
+
+if TYPE_CHECKING:
+    from mlir_lite.ir.dialects.builtin import ModuleOp
 
 __all__ = ["parse_module", "parse_type", "parse_attribute"]
 
@@ -94,8 +97,8 @@ def _unescape(s: str) -> str:
     body = s[1:-1]
     if "\\" not in body:
         return body
-    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(1)] if m.group(1) else chr(int(m.group(2), 16)),
-                          body)
+    return _ESCAPE_RE.sub(
+        lambda m: _ESCAPES[m.group(1)] if m.group(1) else chr(int(m.group(2), 16)), body)
 
 
 class _Tokens:
@@ -304,10 +307,10 @@ class _Parser:
             return v
         if k == "float":
             self.i += 1
-            v = float(t)
+            f = float(t)
             if self.accept(":"):
                 self.parse_type()
-            return v
+            return f
         if k == "hex":
             self.i += 1
             bits = int(t, 16)
@@ -378,7 +381,7 @@ class _Parser:
         if not isinstance(ty, TensorType) or not ty.is_static:
             raise self.error(f"a dense attribute needs a static tensor type, got {ty}", start)
         dt = ty.element.np_dtype
-        shape = ty.shape
+        shape = ty.dims
         if payload[0] == "hex":
             s = _unescape(payload[1])
             if not s.startswith("0x"):
@@ -476,7 +479,7 @@ class _Parser:
         return NameLoc(s)
 
     # -- values ---------------------------------------------------------------------------------
-    def define(self, name: str, values: List[Value], at: int) -> None:
+    def define(self, name: str, values: Sequence[Value], at: int) -> None:
         scope = self.scopes[-1]
         if name in scope:
             raise self.error(f"value %{name} is defined twice", at)
@@ -500,12 +503,13 @@ class _Parser:
         return vals[0]
 
     # -- ops ------------------------------------------------------------------------------------
-    def parse_top(self) -> Operation:
+    def parse_top(self) -> ModuleOp:
         from mlir_lite.ir.dialects.builtin import ModuleOp
         if self.peek() == "ident" and self.peek_text() == "module":
             m = self.parse_op()
             if self.peek() != "eof":
                 raise self.error(f"unexpected '{self.peek_text()}' after the module")
+            assert isinstance(m, ModuleOp)  # `module` is parse_module_op's keyword
             return m
         module = ModuleOp.empty()
         while self.peek() != "eof":
@@ -595,7 +599,8 @@ class _Parser:
         loc = self.parse_opt_loc()
         return Operation.create(name, operands, ftype.results, attrs, regions, loc)
 
-    def parse_region(self, isolated: bool, entry_args: Optional[List[Value]] = None) -> Region:
+    def parse_region(self, isolated: bool,
+                     entry_args: Optional[List[BlockArgument]] = None) -> Region:
         """`{ ops }` or `{ ^bb0(%a: T): ops ^bb1: ... }`; `{}` is an empty region, except a
         function body (entry_args given), which always has its entry block."""
         self.expect("{", "'{' opening a region")
@@ -604,8 +609,8 @@ class _Parser:
         if entry_args is not None:
             block.args = list(entry_args)
             for j, a in enumerate(block.args):
-                a.block = block  # type: ignore[attr-defined]
-                a.index = j  # type: ignore[attr-defined]
+                a.block = block
+                a.index = j
         implicit = entry_args is None  # an unlabeled entry block that a label may replace
         while True:
             k = self.kinds[self.i]
@@ -656,7 +661,7 @@ class _Parser:
         self.scopes.append({})
         try:
             self.expect("(", "'(' and the parameter list")
-            args: List[Value] = []
+            args: List[BlockArgument] = []
             arg_types: List[Type] = []
             decl_only = False
             if not self.accept(")"):
@@ -667,7 +672,6 @@ class _Parser:
                         self.expect(":", "':' and the parameter type")
                         ty = self.parse_type()
                         self.parse_opt_loc()
-                        from mlir_lite.ir.core import BlockArgument
                         arg = BlockArgument(ty, None, len(args))  # type: ignore[arg-type]
                         self.define(aname[1:], [arg], aat)
                         args.append(arg)
@@ -734,7 +738,7 @@ def _float_from_bits(bits: int, width: int) -> float:
     raise ValueError(f"no float of width {width}")
 
 
-def parse_module(text: str, filename: str = "<string>") -> Operation:
+def parse_module(text: str, filename: str = "<string>") -> ModuleOp:
     """Parse a module (or a list of top-level ops, wrapped in an implicit module)."""
     # The parse allocates millions of objects and frees none of them: the cyclic collector
     # would rescan them again and again for nothing.

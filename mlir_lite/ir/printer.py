@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import struct
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -82,7 +82,8 @@ def _print_dense(d: DenseAttr) -> str:
     flat = arr.reshape(-1)
     if flat.size == 0:
         return f"dense<> : {d.type}"
-    if flat.size > 1 and d.is_splat and (not el.is_float or np.isfinite(flat[0].astype(np.float64))):
+    if flat.size > 1 and d.is_splat and (not el.is_float
+                                         or np.isfinite(flat[0].astype(np.float64))):
         return f"dense<{_dense_literal(flat[:1].reshape(()), el)}> : {d.type}"
     finite = not el.is_float or bool(np.isfinite(arr.astype(np.float64)).all())
     if flat.size <= DENSE_HEX_THRESHOLD and finite:
@@ -168,7 +169,7 @@ class _Namer:
         self.names[v] = n
         return n
 
-    def define_group(self, results: List[Value]) -> str:
+    def define_group(self, results: Sequence[Value]) -> str:
         n = self._fresh(results[0].name_hint)
         if len(results) == 1:
             self.names[results[0]] = n
@@ -243,7 +244,7 @@ class _Printer:
                 args.append(f"%{self.namer.define(a)}: {a.type}")
             head += "(" + ", ".join(args) + ")"
         else:
-            head += "(" + ", ".join(str(t) for t in ftype.inputs) + ")"
+            head += "(" + ", ".join(str(t) for t in op.attributes["function_type"].inputs) + ")"
         if isinstance(ftype, FunctionType) and ftype.results:
             rs = ftype.results
             head += " -> " + (str(rs[0]) if len(rs) == 1 and not isinstance(rs[0], FunctionType)

@@ -101,7 +101,7 @@ def frames_of_block(block: Block) -> FrameInfo:
     """Assign every op of `block` to its frame (see the module docstring)."""
     info = FrameInfo()
     ops = list(block.ops)
-    enters = {op.results[0]: op.attributes.get("frame_name", "")
+    enters: Dict[Value, str] = {op.results[0]: op.attributes.get("frame_name", "")
               for op in ops if op.name == "cf.enter"}
     for op in ops:
         uses = used_values(op)

@@ -112,7 +112,8 @@ class Interpreter:
                                  None if near is None else near.loc)
         f = mod.lookup(name) if isinstance(mod, ModuleOp) else None
         if f is None or f.name != "func.func":
-            names = ", ".join(g.attributes.get("sym_name", "?") for g in mod.functions)
+            funcs = mod.functions if isinstance(mod, ModuleOp) else []
+            names = ", ".join(g.attributes.get("sym_name", "?") for g in funcs)
             raise ExecutionError(f"module has no function @{name} (it has: {names or 'none'})",
                                  None if near is None else near.loc)
         return f
@@ -185,7 +186,11 @@ class Interpreter:
                 raise ExecutionError(f"the interpreter has no rule for {name}; register one "
                                      "with @mlir_lite.ir.interpreter.rules.rule", op.loc)
             try:
-                outs = region_fn(self, op, ins, env) if region_fn else fn(op, *ins)
+                if region_fn is not None:
+                    outs = region_fn(self, op, ins, env)
+                else:
+                    assert fn is not None  # one of the two exists (checked above)
+                    outs = fn(op, *ins)
             except ExecutionError as e:
                 if e.loc is None:
                     raise ExecutionError(f"{name}: {e.message}", op.loc) from e
@@ -293,7 +298,7 @@ def _stack(items: List[Any], t: Type) -> Any:
         return DEAD
     if items:
         return np.stack([np.asarray(x) for x in items])
-    shape = (0,)
+    shape: Tuple[int, ...] = (0,)
     if isinstance(t, TensorType) and t.shape is not None:
         shape = (0,) + tuple(d if type(d) is int else 0 for d in t.shape[1:])
     return np.zeros(shape, dtype=_dtype_of(t))

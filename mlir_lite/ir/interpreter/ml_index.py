@@ -48,7 +48,7 @@ def _elementwise_index(op: Any, data: np.ndarray, indices: np.ndarray,
             raise _fail(op, f"indices dim {i} ({indices.shape[i]}) exceeds the data dim "
                             f"({data.shape[i]})")
     idx = _checked(op, indices, data.shape[axis], axis)
-    grid = list(np.indices(indices.shape, sparse=True))
+    grid: List[Any] = list(np.indices(indices.shape, sparse=True))
     grid[axis] = idx
     return tuple(grid)
 

@@ -38,7 +38,7 @@ _erf64 = np.frompyfunc(math.erf, 1, 1)
 
 def erf(x: np.ndarray) -> np.ndarray:
     x = upcast(x)
-    return _erf64(x.astype(np.float64)).astype(np.float64)
+    return np.asarray(_erf64(x.astype(np.float64))).astype(np.float64)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -146,8 +146,8 @@ def _unary(fn: Any) -> Any:
     return lambda op, x: fn(upcast(x))
 
 
-for _name, _fn in _UNARY.items():
-    rule(f"ml.{_name}")(_unary(_fn))
+for _name, _unary_fn in _UNARY.items():
+    rule(f"ml.{_name}")(_unary(_unary_fn))
 
 
 @rule("ml.not")

@@ -114,11 +114,11 @@ def _slice(op: Any, x: np.ndarray, starts: Sequence[int], ends: Sequence[int],
     except ValueError as e:
         raise _fail(op, str(e)) from None
     index: List[Any] = [slice(None)] * x.ndim
-    for a, s, e, st in zip(ax, starts, ends, steps):
+    for a, s, en, st in zip(ax, starts, ends, steps):
         if st == 0:
             raise _fail(op, f"step 0 on axis {a}")
-        s, e, _ = slice_len(x.shape[a], s, e, st)
-        index[a] = slice(s, None if e < 0 else e, st)
+        s, en, _ = slice_len(x.shape[a], s, en, st)
+        index[a] = slice(s, None if en < 0 else en, st)
     return x[tuple(index)]
 
 

@@ -7,7 +7,7 @@ survives where a dim passes through unchanged; arithmetic on a non-static dim gi
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, overload
 
 from mlir_lite.ir.types import Dim, ElementType, TensorType, Type, broadcast_shapes, i1
 
@@ -102,6 +102,12 @@ def dim_mul(a: Dim, b: Dim) -> Dim:
     return a * b if type(a) is int and type(b) is int else None
 
 
+@overload
+def window_out_dim(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int,
+                   dilation: int, ceil_mode: bool = False) -> int: ...
+@overload
+def window_out_dim(size: Dim, kernel: Dim, stride: int, pad_begin: int, pad_end: int,
+                   dilation: int, ceil_mode: bool = False) -> Dim: ...
 def window_out_dim(size: Dim, kernel: Dim, stride: int, pad_begin: int, pad_end: int,
                    dilation: int, ceil_mode: bool = False) -> Dim:
     """Output length of a sliding window (conv/pool); None when the input is not static.
