@@ -6,6 +6,6 @@ from .importer import UnsupportedNode, import_onnx, import_onnx_with_names
 from .loader import DEFAULT_MAX_TENSOR_BYTES
 from .registry import MAX_OPSET, MIN_OPSET, Unsupported, converter, register_domain
 
-__all__ = ["import_onnx", "import_onnx_with_names", "check_model", "SupportReport", "UnsupportedNode", "NodeContext",
-           "converter", "register_domain", "Unsupported", "MIN_OPSET", "MAX_OPSET",
-           "DEFAULT_MAX_TENSOR_BYTES"]
+__all__ = ["import_onnx", "import_onnx_with_names", "check_model", "SupportReport",
+           "UnsupportedNode", "NodeContext", "converter", "register_domain", "Unsupported",
+           "MIN_OPSET", "MAX_OPSET", "DEFAULT_MAX_TENSOR_BYTES"]

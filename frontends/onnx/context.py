@@ -10,7 +10,7 @@ constant inputs as numpy arrays, and a builder that stamps the node's location o
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from onnx import AttributeProto, GraphProto, NodeProto, helper
@@ -210,6 +210,7 @@ class NodeContext:
         """Create op `name` at the insertion point with this node's location."""
         klass = OP_REGISTRY.get(name)
         attrs = {k: v for k, v in (attrs or {}).items() if v is not None}
+        op: Operation
         try:
             if klass is not None and hasattr(klass, "build"):
                 op = klass.build(operands, attrs, result_types, regions, self.loc)
@@ -253,7 +254,7 @@ class NodeContext:
     def element(self, dt: int) -> ElementType:
         return element_of(dt)
 
-    def subgraph(self, attr: str, block: Block, bindings: Dict[str, Value]) -> List[Value]:
+    def subgraph(self, attr: str, block: Block, bindings: Mapping[str, Value]) -> List[Value]:
         """Convert graph attribute `attr` into `block` with the graph inputs bound as given;
         returns the values of the graph outputs."""
         g = self.attr(attr, kind="graph")
@@ -299,6 +300,7 @@ class NodeContext:
                 out = out[0]
             arr = np.asarray(out)
             t = op.results[0].type
+            assert isinstance(t, TensorType)  # ml ops fold to tensors
             arr = arr.astype(t.element.np_dtype, copy=False)
             if arr.size > FOLD_LIMIT or (t.shape is not None and (
                     arr.ndim != len(t.shape) or any(type(d) is int and d != s

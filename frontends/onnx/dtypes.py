@@ -1,7 +1,7 @@
 """ONNX data types and value types as mlir-lite types."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, List, Optional, Union
 
 from onnx import TensorProto, TypeProto
 
@@ -28,7 +28,7 @@ from .registry import Unsupported
 
 __all__ = ["ELEMENT_OF", "ONNX_OF", "element_of", "tensor_type_of", "dtype_name"]
 
-ELEMENT_OF = {
+ELEMENT_OF: Dict[int, ElementType] = {
     TensorProto.FLOAT: f32, TensorProto.DOUBLE: f64, TensorProto.FLOAT16: f16,
     TensorProto.BFLOAT16: bf16, TensorProto.BOOL: i1, TensorProto.INT8: i8,
     TensorProto.INT16: i16, TensorProto.INT32: i32, TensorProto.INT64: i64,
@@ -77,7 +77,7 @@ def tensor_type_of(tp: Optional[TypeProto]) -> Optional[TensorType]:
     el = element_of(tt.elem_type)
     if not tt.HasField("shape"):
         return TensorType(el, None)
-    dims = []
+    dims: List[Union[int, str, None]] = []
     for d in tt.shape.dim:
         which = d.WhichOneof("value")
         if which == "dim_value" and d.dim_value >= 0:

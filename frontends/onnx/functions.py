@@ -9,7 +9,7 @@ to the node's attributes (`ref_attr_name`) take their values (or the schema's de
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, cast
 
 import onnx
 from onnx import AttributeProto, FunctionProto, GraphProto, NodeProto, TypeProto
@@ -22,8 +22,23 @@ def _pick(versions: Sequence[int], opset: int) -> Optional[int]:
     return max(ok) if ok else None
 
 
-def _proto(schema: onnx.defs.OpSchema, node: NodeProto, opset: int,
+class _FunctionSchema(Protocol):
+    """The function members of onnx.defs.OpSchema, which onnx's type stub leaves out."""
+
+    has_function: bool
+    function_opset_versions: Sequence[int]
+    has_context_dependent_function: bool
+    context_dependent_function_opset_versions: Sequence[int]
+
+    def get_function_with_opset_version(self, version: int) -> bytes: ...
+
+    def get_context_dependent_function_with_opset_version(
+            self, version: int, node: bytes, input_types: Sequence[bytes]) -> bytes: ...
+
+
+def _proto(op_schema: onnx.defs.OpSchema, node: NodeProto, opset: int,
            input_types: Sequence[Optional[TypeProto]]) -> Optional[FunctionProto]:
+    schema = cast(_FunctionSchema, op_schema)
     fp = FunctionProto()
     if schema.has_function:
         v = _pick(schema.function_opset_versions, opset)
@@ -37,7 +52,7 @@ def _proto(schema: onnx.defs.OpSchema, node: NodeProto, opset: int,
         types = [(t or TypeProto()).SerializeToString() for t in input_types]
         try:
             data = schema.get_context_dependent_function_with_opset_version(
-                v, _with_defaults(node, schema).SerializeToString(), types)
+                v, _with_defaults(node, op_schema).SerializeToString(), types)
         except Exception:  # noqa: BLE001  (the builder rejects what it cannot expand)
             return None
         if not data:

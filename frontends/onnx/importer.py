@@ -17,7 +17,7 @@ is an error). Nodes that no converter handles are collected: the import fails wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -39,8 +39,8 @@ from .loader import DEFAULT_MAX_TENSOR_BYTES, ModelSource, load_model, to_numpy
 from .registry import DOMAINS, Unsupported, canonical_domain, lookup
 from .validate import node_desc, validate_model
 
-__all__ = ["import_onnx", "import_onnx_with_names", "UnsupportedNode", "prepare_model", "PreparedModel", "convert",
-           "merge_types", "format_unsupported"]
+__all__ = ["import_onnx", "import_onnx_with_names", "UnsupportedNode", "prepare_model",
+           "PreparedModel", "convert", "merge_types", "format_unsupported"]
 
 PLACEHOLDER = "onnx.unsupported"
 _INFER_KEEP_BYTES = 1 << 16  # initializers kept with their data for ONNX shape inference
@@ -324,7 +324,7 @@ class GraphImporter:
             fn, reason = lookup(dom, node.op_type, opset)
         results: List[Optional[Value]]
         try:
-            for k, x in enumerate(node.input):
+            for x in node.input:
                 if x:
                     tensor_type_of(self.onnx_type(x))  # sequence / string inputs are unsupported
             if fn is None:
@@ -345,8 +345,7 @@ class GraphImporter:
         except OnnxImportError:
             self.builder.ip = saved_ip
             if self.collect and self.unsupported and any(
-                    v is not None and getattr(v, "op", None) is not None
-                    and v.op.name == PLACEHOLDER for v in inputs):
+                    isinstance(v, OpResult) and v.op.name == PLACEHOLDER for v in inputs):
                 results = self._placeholders(ctx)  # downstream of an unsupported node
             else:
                 raise
@@ -358,7 +357,7 @@ class GraphImporter:
     def _expand_function(self, node: NodeProto, index: int, opset: int, scope: _Scope,
                          reason: str) -> bool:
         """Convert `node` through its schema's function body, if it has one (see functions)."""
-        if any(x and self.onnx_type(x) is not None and _type_dtype(self.onnx_type(x)) in
+        if any(x and (t := self.onnx_type(x)) is not None and _type_dtype(t) in
                ("sequence", "map", "optional", "string") for x in node.input):
             return False
         self.expansions += 1
@@ -446,7 +445,8 @@ class GraphImporter:
                 raise OnnxImportError(f"{ctx.where}: output #{k} {name!r} is not supported by "
                                       "the converter")
             mine = isinstance(v, OpResult) and id(v.op) in created
-            refine = mine and not v.op.regions  # region ops' types must match their yields
+            # region ops' types must match their yields
+            refine = mine and isinstance(v, OpResult) and not v.op.regions
             try:
                 theirs = tensor_type_of(scope.types.get(name))
             except Unsupported:
@@ -464,7 +464,7 @@ class GraphImporter:
 
     # -- subgraphs ------------------------------------------------------------------------------
     def convert_subgraph(self, ctx: NodeContext, attr: str, g: GraphProto, block: Block,
-                         bindings: Dict[str, Value]) -> List[Value]:
+                         bindings: Mapping[str, Value]) -> List[Value]:
         """Convert `g` (attribute `attr` of ctx's node) into `block`; returns its outputs."""
         parent = self.scopes[-1]
         idx = [a.name for a in ctx.node.attribute].index(attr)

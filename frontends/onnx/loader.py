@@ -8,7 +8,7 @@ initializer is refused before anything reads it.
 from __future__ import annotations
 
 import os
-from typing import Iterator, Optional, Tuple, Union
+from typing import Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 import onnx
@@ -24,7 +24,7 @@ ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, ModelProto]
 DEFAULT_MAX_TENSOR_BYTES = 4 << 30
 
 # bytes per element of each TensorProto data type that may hold data (sub-byte types round up)
-ONNX_ITEMSIZE = {
+ONNX_ITEMSIZE: Dict[int, int] = {
     TensorProto.FLOAT: 4, TensorProto.UINT8: 1, TensorProto.INT8: 1, TensorProto.UINT16: 2,
     TensorProto.INT16: 2, TensorProto.INT32: 4, TensorProto.INT64: 8, TensorProto.BOOL: 1,
     TensorProto.FLOAT16: 2, TensorProto.DOUBLE: 8, TensorProto.UINT32: 4, TensorProto.UINT64: 8,
@@ -33,9 +33,10 @@ ONNX_ITEMSIZE = {
 for _n in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT8E8M0"):
     if hasattr(TensorProto, _n):
         ONNX_ITEMSIZE[getattr(TensorProto, _n)] = 1
-_PACKED4 = {getattr(TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1") if hasattr(TensorProto, n)}
+_PACKED4 = {getattr(TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1")
+            if hasattr(TensorProto, n)}
 # the typed repeated field that holds each data type when raw_data is not used
-_FIELD = {
+_FIELD: Dict[int, str] = {
     TensorProto.FLOAT: "float_data", TensorProto.COMPLEX64: "float_data",
     TensorProto.DOUBLE: "double_data", TensorProto.COMPLEX128: "double_data",
     TensorProto.INT64: "int64_data", TensorProto.UINT32: "uint64_data",
@@ -93,7 +94,8 @@ def _tensors(model: ModelProto) -> Iterator[Tuple[TensorProto, str]]:
             yield st.indices, f"{path}: sparse initializer {st.values.name!r} (indices)"
         for i, node in enumerate(g.node):
             for a in node.attribute:
-                nd = f"{path}: node {node.name or '#' + str(i)!r} ({node.op_type}) attribute {a.name!r}"
+                nd = (f"{path}: node {node.name or '#' + str(i)!r} ({node.op_type}) "
+                      f"attribute {a.name!r}")
                 if a.HasField("t"):
                     yield a.t, nd
                 for k, t in enumerate(a.tensors):
@@ -219,6 +221,7 @@ def load_model(src: ModelSource, max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTE
         raise OnnxImportError(f"import_onnx expects a path, bytes or onnx.ModelProto, got "
                               f"{type(src).__name__}")
     if check_tensors(model, file, base_dir, max_tensor_bytes):
+        assert base_dir is not None  # check_tensors refuses external data without a file path
         from onnx.external_data_helper import load_external_data_for_model
         try:
             load_external_data_for_model(model, base_dir)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 import onnx.defs
+
+if TYPE_CHECKING:
+    from mlir_lite.ir.core import Value
 
 __all__ = ["Converter", "converter", "lookup", "register_domain", "DOMAINS", "CONVERTERS",
            "MIN_OPSET", "MAX_OPSET", "canonical_domain", "Unsupported", "supported_ops"]
@@ -21,7 +24,8 @@ __all__ = ["Converter", "converter", "lookup", "register_domain", "DOMAINS", "CO
 MIN_OPSET = 6  # opset-6 models fill the pytorch-converted / pytorch-operator suites
 MAX_OPSET = onnx.defs.onnx_opset_version()
 
-Converter = Callable[..., Sequence[object]]
+# (ctx: NodeContext) -> one value per node output (None: an output the node does not produce)
+Converter = Callable[..., Sequence[Optional["Value"]]]
 
 
 class Unsupported(Exception):

@@ -23,6 +23,11 @@ MAX_IR_VERSION = onnx.IR_VERSION
 ATTR_KIND = {v: k.lower() for k, v in AttributeProto.AttributeType.items()}
 
 
+def _kind(spec: onnx.defs.OpSchema.Attribute) -> int:
+    """The AttributeProto type of a schema attribute (OpSchema.AttrType is an int enum)."""
+    return int(spec.type)  # type: ignore[call-overload]  # onnx's stub gives AttrType no __int__
+
+
 def node_desc(node: NodeProto, index: int) -> str:
     dom = canonical_domain(node.domain)
     op = f"{dom}::{node.op_type}" if dom else node.op_type
@@ -78,14 +83,14 @@ def _check_attrs(node: NodeProto, where: str, version: int) -> None:
         if a is None:
             if spec.required:
                 raise OnnxImportError(f"{where}: missing required attribute {name!r} "
-                                      f"({ATTR_KIND.get(int(spec.type), '?')})")
+                                      f"({ATTR_KIND.get(_kind(spec), '?')})")
             continue
         if a.ref_attr_name:
             continue
-        if int(a.type) != int(spec.type):
+        if int(a.type) != _kind(spec):
             raise OnnxImportError(
                 f"{where}: attribute {name!r} must be of type "
-                f"{ATTR_KIND.get(int(spec.type), '?')}, got {ATTR_KIND.get(int(a.type), '?')}")
+                f"{ATTR_KIND.get(_kind(spec), '?')}, got {ATTR_KIND.get(int(a.type), '?')}")
     for name in given:
         if name not in schema.attributes:
             raise OnnxImportError(f"{where}: unknown attribute {name!r} for {node.op_type} at "
@@ -178,7 +183,7 @@ def _check_graph(g: GraphProto, path: str, outer: Set[str], opsets: Dict[str, in
         _check_attrs(node, where, opsets[dom])
         for a in node.attribute:
             subs = [a.g] if a.HasField("g") else list(a.graphs)
-            for k, sg in enumerate(subs):
+            for sg in subs:
                 _check_graph(sg, f"{path} > {node_desc(node, i)} attribute {a.name!r}",
                              outer | defined, opsets, file)
         for o in node.output:

@@ -1,7 +1,7 @@
 """Helpers shared by the converter families."""
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -36,7 +36,9 @@ def shape_of(ctx: NodeContext, v: Value) -> Value:
 
 def scalar_const(ctx: NodeContext, value: Any, like: Value) -> Value:
     """A rank-0 constant of `like`'s element type."""
-    dt = like.type.element.np_dtype  # type: ignore[union-attr]
+    t = like.type
+    assert isinstance(t, TensorType)  # converters make tensor values
+    dt = t.element.np_dtype
     return ctx.constant(np.array(value, dtype=dt))
 
 
@@ -106,4 +108,5 @@ def const_input_or_dynamic(ctx: NodeContext, op: str, attr: str) -> Value:
     values = ctx.const_ints(1)
     if values is None:
         return ctx.op(f"{op}_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)))
-    return ctx.op(op, ctx.input(0), **{attr: values})
+    attrs: Dict[str, Any] = {attr: values}
+    return ctx.op(op, ctx.input(0), **attrs)

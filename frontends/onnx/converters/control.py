@@ -13,7 +13,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from mlir_lite.ir.core import Block, Operation, Region, Value
-from mlir_lite.ir.types import TensorType, Type, i1, i64
+from mlir_lite.ir.types import ElementType, TensorType, Type, i1, i64
 
 from ..context import NodeContext
 from ..registry import Unsupported, converter
@@ -32,7 +32,7 @@ def join_types(a: Type, b: Type) -> Type:
     return a.with_shape([x if x == y else None for x, y in zip(a.shape, b.shape)])
 
 
-def _scalar(ctx: NodeContext, v: Value, element: Optional[Type] = None) -> Value:
+def _scalar(ctx: NodeContext, v: Value, element: Optional[ElementType] = None) -> Value:
     if element is not None:
         v = ctx.cast(v, element)
     t = v.type
@@ -167,6 +167,7 @@ def _loop(ctx: NodeContext) -> List[Value]:
                 zero = ctx.constant(np.array(0, np.int64))
                 one = ctx.constant(np.array(1, np.int64))
                 rtypes = list(types) + [_stacked(v.type) for v in scans]
+                assert m is not None  # counted
                 return ctx.create("scf.for", [zero, m, one] + [ctx.retype(v, t) for v, t in
                                                                zip(inits, types)],
                                   {"num_scan_outputs": k}, rtypes, [_region(blk)])
@@ -235,7 +236,7 @@ def _scan(ctx: NodeContext) -> List[Value]:
         if not 0 <= in_axes[j] < r:
             raise ctx.error(f"scan_input_axes[{j}] is out of range for rank {r}",
                             attribute="scan_input_axes")
-    d = ctx.type(n).shape[in_axes[0]]
+    d = ctx.type(n).dims[in_axes[0]]
     if type(d) is int:
         length = ctx.constant(np.array(d, np.int64))
     else:
@@ -271,7 +272,7 @@ def _scan(ctx: NodeContext) -> List[Value]:
         return [blk], carried_out, finish
 
     op = _iterate(ctx, [v.type for v in states], attempt)
-    results = list(op.results[:n])
+    results: List[Value] = list(op.results[:n])
     for j, y in enumerate(op.results[n:]):
         if out_dirs[j]:
             y = ctx.op("ml.slice", y, starts=(-1,), ends=(-INT_MAX,), axes=(0,), steps=(-1,))

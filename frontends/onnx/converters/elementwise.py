@@ -219,7 +219,8 @@ def _dropout7(ctx: NodeContext) -> List[Value]:
     if not ctx.has_output(1):
         return [y, None]
     # before opset 10 the mask has x's element type (all ones at inference)
-    mask = full_like(ctx, x, 1, x.type.element.np_dtype) if ctx.opset < 10 else _mask(ctx, x)
+    mask = (full_like(ctx, x, 1, ctx.type(0).element.np_dtype) if ctx.opset < 10
+            else _mask(ctx, x))
     return [y, mask]
 
 

@@ -71,10 +71,11 @@ def _topk10(ctx: NodeContext) -> List[Value]:
 def _trilu(ctx: NodeContext) -> List[Value]:
     k = 0
     if ctx.has_input(1):
-        k = ctx.const_scalar(1)
-        if k is None:
+        kc = ctx.const_scalar(1)
+        if kc is None:
             return [ctx.op("ml.trilu_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)),
                            upper=ctx.attr("upper", 1, "int"))]
+        k = int(kc)
     return [ctx.op("ml.trilu", ctx.input(0), upper=ctx.attr("upper", 1, "int"), k=int(k))]
 
 

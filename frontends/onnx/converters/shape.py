@@ -143,7 +143,7 @@ def _pad2(ctx: NodeContext) -> List[Value]:
     value = ctx.attr("value", 0.0, "float")
     extra = []
     if value != 0.0 and mode == "constant":
-        extra = [ctx.constant(np.array(value, dtype=x.type.element.np_dtype))]
+        extra = [ctx.constant(np.array(value, dtype=ctx.type(0).element.np_dtype))]
     return [ctx.op("ml.pad", x, *extra, pads=ctx.attr("pads", kind="ints"), mode=mode)]
 
 
