@@ -20,7 +20,7 @@ from mlir_lite.ir.core import Block, Region, Value
 from mlir_lite.ir.types import TensorType, i1
 
 from .graph import Tensor, get_default_graph, shape_str, user_location
-from .lowering import Emitter, collect, dependencies
+from .lowering import Emitter, Node, collect, dependencies
 from .ops import as_tensor
 
 __all__ = ["cond", "while_loop"]
@@ -38,7 +38,7 @@ def _captures(outs: Sequence[Tensor], start: int, local: Set[Tensor]) -> List[Te
     """Tensors made before `start` (ids are increasing) that `outs` depend on."""
     found: Dict[int, Tensor] = {}
     seen: Set[int] = set()
-    stack = list(outs)
+    stack: List[Node] = list(outs)
     while stack:
         t = stack.pop()
         if id(t) in seen or t in local:

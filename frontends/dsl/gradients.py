@@ -125,11 +125,13 @@ def emit_gradients(em: Emitter, node: GradientsNode) -> List[Value]:
         cots.append(em.env[g] if g is not None else ones_like_value(em.b, em.env[y]))
     mapping: Dict[Value, Value] = dict(zip(vjp.args, [em.env[t] for t in params] + cots))
     ret = None
+    ip = em.b.ip
+    assert ip is not None  # the lowering builder always has an insertion point
     for op in list(vjp.entry_block.ops):
         if op.name == "func.return":
             ret = op
             break
-        em.b.ip.insert(op.clone(mapping))
+        ip.insert(op.clone(mapping))
     assert ret is not None
     outs = [mapping.get(v, v) for v in ret.operands]
     return outs[len(node.ys):]

@@ -168,7 +168,7 @@ class Tensor(OperatorStubs):
     def type(self) -> TensorType:
         return TensorType(self.dtype, self.shape)
 
-    def get_shape(self) -> Tuple[Any, ...]:
+    def get_shape(self) -> Optional[Tuple[Any, ...]]:
         return self.shape
 
     @property

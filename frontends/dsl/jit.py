@@ -39,6 +39,7 @@ import numpy as np
 from mlir_lite.driver.compile import CompileOptions, compile
 from mlir_lite.driver.executors import get_executor
 from mlir_lite.errors import DslError, MlirLiteError
+from mlir_lite.ir.dialects.func import FuncOp
 from mlir_lite.ir.types import TensorType, element_type_from_numpy
 
 from . import eager
@@ -145,6 +146,8 @@ def _capturable(fn: Callable) -> Set[int]:
 
 class JitFunction:
     """A jitted function: call it like the original; `explain()` tells what was compiled."""
+
+    __name__: str  # the wrapped function's, from functools.update_wrapper
 
     def __init__(self, fn: Callable, dynamic_after: int = 2, recompile_limit: int = 8,
                  executor: Any = None, opt_level: int = 2) -> None:
@@ -267,7 +270,9 @@ class JitFunction:
         compiled = compile(p.module, CompileOptions(target=get_executor(self.executor),
                                                     opt_level=self.opt_level,
                                                     func=p.func.sym_name))
-        p.module, p.func, p.fn = compiled.module, compiled.module[p.func.sym_name], compiled
+        func = compiled.module[p.func.sym_name]
+        assert isinstance(func, FuncOp)
+        p.module, p.func, p.fn = compiled.module, func, compiled
 
     def _compile_and_run(self, key: Any, tensors: List[Any], args: Any, kwargs: Any) -> Any:
         loc = user_location()
@@ -317,7 +322,7 @@ class JitFunction:
         """Add the new trace: into an entry with the same guards (a new continuation), or as
         a new entry."""
         pieces, decisions = tracer.pieces, tracer.decisions
-        shapes = tuple(t.shape for t in types)
+        shapes = tuple(t.dims for t in types)
         dtypes = tuple(a.dtype for a in arrays)
         pieces[-1].out_spec = spec
         for p, d, q in zip(pieces, decisions, pieces[1:]):

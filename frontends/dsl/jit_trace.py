@@ -26,7 +26,7 @@ from mlir_lite.ir.builder import Builder
 from mlir_lite.ir.core import Block, Region, Value
 from mlir_lite.ir.dialects.builtin import ModuleOp
 from mlir_lite.ir.dialects.func import FuncOp
-from mlir_lite.ir.types import TensorType, element_type_from_numpy
+from mlir_lite.ir.types import TensorType, Type, element_type_from_numpy
 
 from . import eager
 from .graph import user_location
@@ -78,7 +78,7 @@ class Tracer:
         self._start(in_types, inputs)
 
     # -- pieces -----------------------------------------------------------------------------
-    def _start(self, types: List[TensorType], tensors: List[Any]) -> None:
+    def _start(self, types: Sequence[Type], tensors: List[Any]) -> None:
         self.module = ModuleOp.empty()
         self.func = FuncOp.make(f"piece{len(self.pieces)}", types, [])
         self.module.append(self.func)
@@ -208,7 +208,7 @@ class Tracer:
             if ta.element != tc.element or len(a.shape) != len(c.shape):
                 raise DslError(f"mlir_lite.cond: branch results differ: {ta} and {tc}")
             types.append(TensorType(ta.element, tuple(x if x == y else None
-                                                      for x, y in zip(ta.shape, tc.shape))))
+                                                      for x, y in zip(ta.dims, tc.dims))))
         op = self.b.create("scf.if", [p], {}, types, regions, loc=user_location())
         taken = outs[0] if bool(pred.data) else outs[1]
         res = [eager.Tensor._wrap(t.data) for t in taken]

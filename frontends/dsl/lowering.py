@@ -127,6 +127,7 @@ class Emitter:
             z = self.env[src.inputs[0]]
             return b.op("ml.log_softmax", z, axis=src.attrs.get("axis", -1), loc=t.loc)
         operands = [self.env[x] for x in t.inputs]
+        assert t.op is not None  # an "op" node names its op
         try:
             op = b.create(t.op, operands, dict(t.attrs), loc=t.loc)
         except MlirLiteError as e:
@@ -149,7 +150,9 @@ class Program:
 
     @property
     def func(self) -> FuncOp:
-        return self.module[self.func_name]
+        f = self.module[self.func_name]
+        assert isinstance(f, FuncOp)
+        return f
 
 
 def _arg_name(t: Tensor) -> str:
@@ -210,8 +213,9 @@ def lower_program(fetches: Sequence[Node], fed: Dict[Tensor, TensorType],
 def ones_like_value(b: Builder, v: Value) -> Value:
     """A tensor of ones with `v`'s type (static shapes: a constant; else from `ml.shape`)."""
     t = v.type
+    assert isinstance(t, TensorType)  # DSL values are tensors
     if t.is_static:
-        return b.op("ml.constant", value=DenseAttr(np.ones(t.shape, t.element.np_dtype)))
+        return b.op("ml.constant", value=DenseAttr(np.ones(t.dims, t.element.np_dtype)))
     shp = b.op("ml.shape", v)
     return b.op("ml.constant_of_shape_dynamic", shp,
                 value=DenseAttr(np.ones((1,), t.element.np_dtype)))

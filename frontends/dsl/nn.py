@@ -142,7 +142,8 @@ def _pool(op: str, api: str):
             raise DslError(f"{api}: only data_format='NHWC' is supported", user_location())
         x = as_tensor(value)
         k, s = _hw(ksize, "ksize"), _hw(strides, "strides")
-        attrs = {"kernel_shape": k, "strides": s, "pads": _pads(padding, x, k, s)}
+        attrs: Dict[str, Any] = {"kernel_shape": k, "strides": s,
+                                 "pads": _pads(padding, x, k, s)}
         if op == "ml.avg_pool":
             attrs["count_include_pad"] = False
         return _nhwc(make_op(op, [_nchw(x)], attrs, name=name, api=api))

@@ -66,7 +66,7 @@ def _op(name: str, types: Tuple[TensorType, ...], attrs: Dict[str, Any]) -> Oper
     try:
         op = cls.build([Value(t) for t in types], dict(attrs))
     except MlirLiteError as e:
-        shapes = ", ".join(f"{tuple(t.shape)} {t.element}" for t in types)
+        shapes = ", ".join(f"{t.dims} {t.element}" for t in types)
         raise DslError(f"{name[3:]}: {e.message.split(': ', 2)[-1]} (operands: {shapes})") \
             from None
     return _remember(_OPS, key, op)
@@ -85,8 +85,13 @@ def run_op(name: str, arrays: Sequence[np.ndarray], attrs: Dict[str, Any]) -> Li
         raise DslError(f"{name[3:]} failed: {e}") from None
     if not isinstance(outs, (list, tuple)):
         outs = [outs]
-    return [np.asarray(o).astype(r.type.element.np_dtype, copy=False)
-            for o, r in zip(outs, op.results)]
+    return [np.asarray(o).astype(_np_dtype(r), copy=False) for o, r in zip(outs, op.results)]
+
+
+def _np_dtype(v: Value) -> np.dtype:
+    t = v.type
+    assert isinstance(t, TensorType)  # ml ops have tensor results
+    return t.element.np_dtype
 
 
 def op_vjp(name: str, attrs: Dict[str, Any], arrays: Sequence[np.ndarray],

@@ -134,7 +134,7 @@ class Session:
                 raise DslError(f"the value assigned to variable {describe(v)} has shape "
                                f"{new.shape}", v.loc)
             self._values[v] = new
-        vals = []
+        vals: List[Optional[np.ndarray]] = []
         for r in prog.fetch_results:
             if r is None:
                 vals.append(None)
@@ -189,7 +189,7 @@ class Session:
         for t in sorted(feeds, key=lambda t: t.id):
             arr = feeds[t]
             declared = t.shape if t.shape is not None else (None,) * arr.ndim
-            dims = []
+            dims: List[Union[int, str]] = []
             for d, n in zip(declared, arr.shape):
                 if type(d) is int:
                     dims.append(d)
@@ -227,9 +227,10 @@ class Session:
         a = r.attrs
         rng = self._rng
         if a.get("seed") is not None:
-            rng = self._rngs.get(r)
-            if rng is None:
-                rng = self._rngs[r] = np.random.default_rng([self.graph.seed or 0, a["seed"]])
+            seeded = self._rngs.get(r)
+            if seeded is None:
+                seeded = self._rngs[r] = np.random.default_rng([self.graph.seed or 0, a["seed"]])
+            rng = seeded
         shape, dist = r.shape, a["dist"]
         if dist == "uniform":
             out = rng.uniform(a["minval"], a["maxval"], shape)

@@ -96,7 +96,7 @@ def assign(ref: Any, value: Any, validate_shape: bool = True, name: Optional[str
     if value.dtype != ref.dtype:
         raise DslError(f"assign: {describe(value)} has dtype {value.dtype} but variable "
                        f"{describe(ref)} has {ref.dtype}; tf.cast it", loc)
-    if validate_shape and value.shape is not None and (
+    if validate_shape and value.shape is not None and ref.shape is not None and (
             len(value.shape) != len(ref.shape)
             or not all(_dims_ok(a, b) for a, b in zip(value.shape, ref.shape))):
         raise DslError(f"assign: the value has shape {shape_str(value.shape)} but variable "
@@ -128,7 +128,7 @@ def no_op(name: Optional[str] = None) -> Op:
 
 
 def global_variables(graph: Optional[Graph] = None) -> List[Variable]:
-    return list((graph or get_default_graph()).variables)
+    return [v for v in (graph or get_default_graph()).variables if isinstance(v, Variable)]
 
 
 all_variables = global_variables
