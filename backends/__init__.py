@@ -1,0 +1,1 @@
+"""The backends: the TVM backend (`tvm/`) lowers optimised IR into kernels and an execution plan."""

@@ -1,0 +1,1 @@
+"""The frontends: ONNX models (`onnx/`) and the Python DSL (`dsl/`) into mlir-lite IR."""
