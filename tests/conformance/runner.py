@@ -70,8 +70,9 @@ def run_conformance(suites: Sequence[str] = SUITES, *, jobs: int = 2, timeout: f
     with `compiled`, every case also runs through executor "tvm" (a task of its own)."""
     t0 = time.monotonic()
     if compiled:
-        import mlir_lite.backends.tvm.driver  # noqa: F401  (TVM and the passes loaded once,
-        import mlir_lite.passes.registry  # noqa: F401   before forking)
+        import mlir_lite.backends.tvm  # noqa: F401  (TVM, the driver and the passes loaded
+        import mlir_lite.driver  # noqa: F401   once, before forking)
+        import mlir_lite.passes  # noqa: F401
     import onnx.backend.test.runner  # noqa: F401
 
     import mlir_lite.backend  # noqa: F401  (imported before forking: warm workers)

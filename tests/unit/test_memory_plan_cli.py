@@ -1,4 +1,4 @@
-"""`mlir-lite plan` through `passes.plan_cli.register` and argparse: text, JSON and SVG."""
+"""`mlir-lite plan` through `mlir_lite.driver.plan_command.register` and argparse: text, JSON and SVG."""
 from __future__ import annotations
 
 import argparse
