@@ -24,5 +24,6 @@ from .build import (  # noqa: E402
 from .executor import Executor, Plan  # noqa: E402
 from .lower import KINDS, LOWERING, LowerContext, lower  # noqa: E402
 
-__all__ = ["compile_function", "CompiledFunction", "KernelInfo", "host_target", "cuda_target", "resolve_target", "target_facts",
-           "unsupported_ops", "Executor", "Plan", "LOWERING", "KINDS", "LowerContext", "lower"]
+__all__ = ["compile_function", "CompiledFunction", "KernelInfo", "host_target", "cuda_target",
+           "resolve_target", "target_facts", "unsupported_ops", "Executor", "Plan", "LOWERING",
+           "KINDS", "LowerContext", "lower"]

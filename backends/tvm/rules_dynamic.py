@@ -20,6 +20,7 @@ from tvm import te, tirx
 
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups
+from mlir_lite.ir.types import TensorType
 
 from .lower import LowerContext, dtype_of, load, lower
 from .rules_shape import _clamp, _typed_dim, _vars_in, nearest_index
@@ -37,7 +38,7 @@ def result_shape(op: Operation, inputs: Sequence[te.Tensor], i: int = 0) -> List
     """Result `i`'s type as TVM dims (symbols taken from `inputs`); NotImplementedError when a
     dim is not known at compile time."""
     t = op.results[i].type
-    if getattr(t, "shape", None) is None:
+    if not isinstance(t, TensorType) or t.shape is None:
         raise NotImplementedError(f"{op.name}: the result rank is not known at compile time")
     known = _vars_in([x.shape for x in inputs])
     out = []

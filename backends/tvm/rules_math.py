@@ -194,9 +194,9 @@ def _unary_rule(fn: Callable[[Expr], Expr]) -> Callable[..., te.Tensor]:
     return lambda ctx, op, x: ctx.elementwise([x], fn)
 
 
-for _n, _f in _UNARY.items():
+for _n, _uf in _UNARY.items():
     if _n != "identity":
-        lower(f"ml.{_n}")(_unary_rule(_f))
+        lower(f"ml.{_n}")(_unary_rule(_uf))
 
 
 @lower("ml.not")

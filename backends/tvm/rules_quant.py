@@ -144,7 +144,7 @@ def _conv_integer(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor
     wc = _centered(ctx, g["w"], g["w_zero_point"], 0, "w_zero_point")
     attrs = {k: v for k, v in op.attributes.items() if k != "operandSegmentSizes"}
     attrs.setdefault("group", 1)
-    return _conv(ctx, _OpView(op, attrs), xc, wc)  # type: ignore[arg-type]
+    return _conv(ctx, _OpView(op, attrs), xc, wc)
 
 
 @lower("ml.bitcast")

@@ -17,6 +17,7 @@ from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._shape_infer import norm_axes, norm_axis, slice_len
 from mlir_lite.ir.dialects.ml.shape import pad_widths, resize_output, shape_range, slice_params
 from mlir_lite.ir.opdef import ops_with_trait
+from mlir_lite.ir.types import TensorType
 
 from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, lower
 
@@ -49,10 +50,10 @@ def reshape_shape(op: Operation, x: te.Tensor) -> List[Expr]:
     if name == "ml.squeeze":
         axes = op.attr("axes")
         if axes is None:
-            out = [d for d in s if not (isinstance(d, tirx.IntImm) and d.value == 1)]
+            kept = [d for d in s if not (isinstance(d, tirx.IntImm) and d.value == 1)]
             if any(not isinstance(d, tirx.IntImm) for d in s):
                 raise ValueError("squeeze without axes needs a static input shape")
-            return out
+            return kept
         ax = set(norm_axes(axes, len(s)))
         return [d for i, d in enumerate(s) if i not in ax]
     if name == "ml.unsqueeze":
@@ -250,7 +251,8 @@ def _expand_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, s: te.Tensor
     r = max(n, xr)
     known = _vars_in([x.shape])
     traced = _shape_operand_dims(op.operands[1], known)
-    rtype = op.results[0].type.shape or [None] * r
+    rt = op.results[0].type
+    rtype = (rt.shape if isinstance(rt, TensorType) else None) or [None] * r
     out: List[Expr] = []
     for i in range(r):
         d = _typed_dim(rtype[i], known)
@@ -411,6 +413,8 @@ def _resize(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
 
     def src_index(o: Expr, ax: int) -> Expr:
         w_in, w_out = in_shape[ax], out[ax]
+        if w_in is None:
+            raise NotImplementedError("resize of a symbolic dim")
         if w_in == w_out and (scales is None or abs(scales[axes.index(ax)] - 1.0) < 1e-9):
             return o
         scale = scales[axes.index(ax)] if scales is not None else w_out / w_in

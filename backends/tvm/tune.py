@@ -131,8 +131,11 @@ def _make_builder_runner(number: int = 3) -> Tuple[Any, Any]:
     )
     built: Dict[str, Any] = {}
 
+    py_builder: Any = ms.builder.PyBuilder
+    py_runner: Any = ms.runner.PyRunner
+
     @derived_object
-    class InProcessBuilder(ms.builder.PyBuilder):
+    class InProcessBuilder(py_builder):
         def build(self, build_inputs: List[Any]) -> List[Any]:
             from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
             out = []
@@ -149,7 +152,7 @@ def _make_builder_runner(number: int = 3) -> Tuple[Any, Any]:
             return out
 
     @derived_object
-    class InProcessRunner(ms.runner.PyRunner):
+    class InProcessRunner(py_runner):
         def run(self, runner_inputs: List[Any]) -> List[Any]:
             cfg = ms.runner.EvaluatorConfig(number=number, repeat=1, min_repeat_ms=0)
             out = []
@@ -172,10 +175,12 @@ def _make_builder_runner(number: int = 3) -> Tuple[Any, Any]:
 def _progress_callback(total: int, stream: TextIO) -> Any:
     ms = _ms()
     from tvm.ir.utils import derived_object
-    state = {"done": 0, "best": {}}
+    state: Dict[str, Any] = {"done": 0, "best": {}}
+
+    py_callback: Any = ms.measure_callback.PyMeasureCallback
 
     @derived_object
-    class Progress(ms.measure_callback.PyMeasureCallback):
+    class Progress(py_callback):
         def apply(self, task_scheduler: Any, task_id: int, measure_candidates: Any,
                   builder_results: Any, runner_results: Any) -> None:
             state["done"] += len(runner_results)
@@ -243,7 +248,7 @@ def apply_tuning(funcs: Dict[str, tirx.PrimFunc], raw: Dict[str, tirx.PrimFunc],
     keys = {s: kernel_key(f) for s, f in static.items()}
     if opts.trials > 0:
         weights = {s: block_flops(f) or 0 for s, f in static.items()}
-        todo = [s for s in sorted(weights, key=weights.get, reverse=True)
+        todo = [s for s in sorted(weights, key=lambda s: weights[s], reverse=True)
                 if weights[s] > 0 and keys[s] not in choices][:opts.top]
         if todo:
             _tune(todo, static, funcs, keys, target, opts, wd, choices, stream)
