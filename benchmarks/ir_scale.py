@@ -32,7 +32,8 @@ def build_module(n_ops: int) -> ml.ModuleOp:
     t = ml.types.tensor(["N", 64], "f32")
     per_func = 1000
     consts = [DenseAttr(np.full((64,), float(k), dtype=np.float32)) for k in range(4)]
-    unary = [n for n in ("ml.relu", "ml.exp", "ml.neg", "ml.tanh", "ml.sigmoid") if n in OP_REGISTRY]
+    unary = [n for n in ("ml.relu", "ml.exp", "ml.neg", "ml.tanh", "ml.sigmoid")
+             if n in OP_REGISTRY]
     binary = [n for n in ("ml.add", "ml.mul", "ml.sub", "ml.max") if n in OP_REGISTRY]
     made = 0
     fi = 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 import numpy as np
 
@@ -88,7 +88,8 @@ def run(steps: int) -> Dict[str, Any]:
         for r, g in zip(ref, got):
             np.testing.assert_allclose(g.data, r.data, rtol=1e-4, atol=1e-5)
 
-        def loop(fn: Callable[..., Any]) -> Callable[[], None]:
+        def loop(fn: Callable[..., Any], xs: Any = xs, ys: Any = ys,
+                 params: List[Any] = params) -> Callable[[], None]:
             def go() -> None:
                 ps = params
                 for _ in range(steps):

@@ -2,7 +2,8 @@
 of each kernel per run, its share of the kernel time, its GFLOP/s (matmul and conv stages: 2
 FLOPs per point of their iteration domain, from the shapes) and its share of the machine's peak.
 
-    python benchmarks/kernel_profile.py [--model vgg19 | --latency-json out.json] [--repeat 10] [--json]
+    python benchmarks/kernel_profile.py [--model vgg19 | --latency-json out.json]
+        [--repeat 10] [--json]
 
 Default model: the slowest (highest latency) of a `latency.py --json` output given with
 `--latency-json`, else vgg19 (the suite's heaviest in FLOPs). Each kernel function is wrapped

@@ -136,7 +136,7 @@ def _runtime_arena(model: Any, dims: Dict[str, int], shapes: List[tuple]) -> Dic
     from mlir_lite.driver import compile, load_source, pipeline_for
     from mlir_lite.passes.registry import run_pipeline
     _compiled = compile(model, opt_level=2)
-    fn, info = _compiled.executable, _compiled.info
+    fn = _compiled.executable
     rng = np.random.default_rng(0)
     args = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     fn(*args)
