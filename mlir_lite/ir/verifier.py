@@ -95,7 +95,8 @@ class _Verifier:
             n += 1
         if n != block._len:
             raise VerifyError(f"{parent.name}: block length is out of date", parent.loc)
-        if _needs_terminator(parent) and (block._last is None or not block._last.has_trait("Terminator")):
+        if _needs_terminator(parent) and (block._last is None
+                                          or not block._last.has_trait("Terminator")):
             raise VerifyError(f"{parent.name}: a block of its region must end with a terminator",
                               parent.loc if block._last is None else block._last.loc)
 

@@ -69,7 +69,7 @@ def test_conv_schedules_match_interpreter_on_odd_shapes() -> None:
     convs = [k for k in cf.kernels if k.kind == "conv"]
     assert len(convs) == len(CONV_CASES)
     lanes = cpu_config(cf.target).lanes("float32")
-    for k, (xs, ws, attrs, kind) in zip(convs, CONV_CASES):
+    for k, (_xs, _ws, _attrs, kind) in zip(convs, CONV_CASES):
         assert not any("fallback" in s for s in k.schedule), k
         if lanes in (8, 16):  # AVX2, AVX-512: the same kinds (4-lane SSE/NEON differ)
             assert any(s.startswith(f"conv:{kind}") for s in k.schedule), (k, kind)
