@@ -14,7 +14,7 @@ in MLIR.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Self, Sequence
 
 from mlir_lite.errors import InferenceError, VerifyError
 from mlir_lite.ir.attributes import UNKNOWN_LOC, DenseAttr, Location, SymbolRef, UnitAttr
@@ -251,7 +251,7 @@ class DeclaredOp(Operation):
     @classmethod
     def build(cls, operands: Sequence[Value] = (), attrs: Optional[Dict[str, Any]] = None,
               result_types: Optional[Sequence[Type]] = None, regions: Sequence[Region] = (),
-              loc: Location = UNKNOWN_LOC) -> "DeclaredOp":
+              loc: Location = UNKNOWN_LOC) -> Self:
         """Make the op; result types are inferred when not given."""
         attrs = dict(attrs or {})
         for k, v in list(attrs.items()):
@@ -410,7 +410,7 @@ def define_op(name: str, *, operands: Sequence[str] = (), results: Sequence[str]
               regions: Optional[int] = 0, infer: Optional[InferFn] = None,
               verify: Optional[Callable[[Operation], None]] = None,
               fold: Optional[Callable[..., Any]] = None, doc: str = "",
-              base: type = DeclaredOp) -> type:
+              base: type[DeclaredOp] = DeclaredOp) -> type[DeclaredOp]:
     """Declare and register op `name` ("dialect.op"); returns its class."""
     if name in OP_REGISTRY:
         raise ValueError(f"op {name} is declared twice")

@@ -8,7 +8,7 @@ unranked. Text forms follow MLIR's builtin syntax; symbolic names ride in the te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, Optional, Sequence, Union, overload
 
 import ml_dtypes
 import numpy as np
@@ -256,6 +256,10 @@ def _broadcast_dim(a: Dim, b: Dim) -> Dim:
     return None  # two different symbols: unknown
 
 
+@overload
+def broadcast_shapes(*shapes: Sequence[Dim]) -> tuple: ...
+@overload
+def broadcast_shapes(*shapes: Optional[Sequence[Dim]]) -> Optional[tuple]: ...
 def broadcast_shapes(*shapes: Optional[Sequence[Dim]]) -> Optional[tuple]:
     """Numpy-style broadcast of shapes with symbolic dims; None if any is unranked."""
     ranked = [s for s in shapes if s is not None]

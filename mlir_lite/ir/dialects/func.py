@@ -116,7 +116,7 @@ ReturnOp = define_op("func.return", operands=["values*"], results=[], traits=TER
 
 def _verify_call(op: Operation) -> None:
     from mlir_lite.ir.dialects.builtin import ModuleOp
-    mod = op
+    mod: Optional[Operation] = op
     while mod is not None and not isinstance(mod, ModuleOp):
         mod = mod.parent_op
     if mod is None:

@@ -7,7 +7,7 @@ declarations turn into InferenceError naming the op.
 """
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from typing import Any, List, Sequence, overload
 
 from mlir_lite.ir.types import Dim, ElementType, TensorType, Type
 
@@ -63,6 +63,10 @@ def dim_add(a: Dim, b: Dim) -> Dim:
     return None
 
 
+@overload
+def dim_product(dims: Sequence[int]) -> int: ...
+@overload
+def dim_product(dims: Sequence[Dim]) -> Dim: ...
 def dim_product(dims: Sequence[Dim]) -> Dim:
     """The product of dims: static when all are, a symbol when it is the only non-1 factor."""
     out: Dim = 1

@@ -157,7 +157,7 @@ def _resize_infer(types: List[Type], a: Attrs) -> List[Type]:
     if rank is None or a["axes"] is None:
         return [_unknown_dims(x, rank)]
     axes = {norm_axis(ax, rank) for ax in a["axes"]}
-    return [x.with_shape(tuple(None if i in axes else d for i, d in enumerate(x.shape)))]
+    return [x.with_shape(tuple(None if i in axes else d for i, d in enumerate(x.dims)))]
 
 
 define_op("ml.resize_dynamic", operands=["x", "roi?", "scales?", "sizes?"],

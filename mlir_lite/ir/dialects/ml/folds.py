@@ -70,13 +70,13 @@ def _fold_shape(op: Operation, consts: List[Optional[DenseAttr]]) -> Optional[Li
     x = op.operands[0].type
     if not (isinstance(x, TensorType) and x.is_static):
         return None
-    rank = len(x.shape)
+    rank = len(x.dims)
     start = op.attr("start")
     end = op.attr("end")
     start = max(0, min(rank, start + rank if start < 0 else start))
     end = rank if end is None else max(0, min(rank, end + rank if end < 0 else end))
-    dims = np.array(x.shape[start:max(start, end)], dtype=np.int64)
-    return [DenseAttr(dims, op.results[0].type)]
+    dims = np.array(x.dims[start:max(start, end)], dtype=np.int64)
+    return [DenseAttr(dims, _result_type(op))]
 
 
 @fold_hook("ml.size")
@@ -84,7 +84,13 @@ def _fold_size(op: Operation, consts: List[Optional[DenseAttr]]) -> Optional[Lis
     x = op.operands[0].type
     if not (isinstance(x, TensorType) and x.is_static):
         return None
-    return [DenseAttr(np.array(x.num_elements, dtype=np.int64), op.results[0].type)]
+    return [DenseAttr(np.array(x.num_elements, dtype=np.int64), _result_type(op))]
+
+
+def _result_type(op: Operation) -> TensorType:
+    t = op.results[0].type
+    assert isinstance(t, TensorType)  # ml.shape and ml.size have tensor results
+    return t
 
 
 for _name, _fn in FOLDS.items():

@@ -137,10 +137,10 @@ def _einsum_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
     el = check_same_element(ts)
     if any(t.shape is None for t in ts):
         return [TensorType(el, None)]
-    terms, out, ell = parse_einsum(attrs["equation"], [len(t.shape) for t in ts])
+    terms, out, ell = parse_einsum(attrs["equation"], [len(t.dims) for t in ts])
     sizes: Dict[str, Optional[Dim]] = {}
     for t, term in zip(ts, terms):
-        for ch, d in zip(term, t.shape):
+        for ch, d in zip(term, t.dims):
             if ch in ell:  # ellipsis dims broadcast
                 sizes[ch] = broadcast_shapes((sizes.get(ch, 1),), (d,))[0]
             elif ch not in sizes:

@@ -97,7 +97,7 @@ def _variadic_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 
 
 def _mean_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
-    t = _variadic_infer(types, attrs)[0]
+    t = as_tensor(_variadic_infer(types, attrs)[0])
     require_float(t, "operands")
     return [t]
 

@@ -207,15 +207,15 @@ def _concat_infer(types: List[Type], a: Attrs) -> List[Type]:
     ranked = [t for t in ts if t.shape is not None]
     if not ranked:
         return [ts[0]]
-    r = len(ranked[0].shape)
-    if any(len(t.shape) != r for t in ranked):
+    r = len(ranked[0].dims)
+    if any(len(t.dims) != r for t in ranked):
         raise ValueError("operands have different ranks")
     axis = norm_axis(a["axis"], r)
-    out = list(ranked[0].shape)
+    out = list(ranked[0].dims)
     for t in ranked[1:]:
         for i in range(r):
             if i != axis:
-                out[i] = merge_dims(out[i], t.shape[i], f"dims {i} of the operands")
+                out[i] = merge_dims(out[i], t.dims[i], f"dims {i} of the operands")
     total: Any = 0
     for t in ts:
         total = None if t.shape is None else dim_add(total, t.shape[axis])
@@ -258,7 +258,7 @@ def _split_infer(types: List[Type], a: Attrs) -> List[Type]:
         split_sizes(None, a["split"], a["num_outputs"])
         return [x] * (n or 0)
     axis = norm_axis(a["axis"], len(x.shape))
-    out = []
+    out: List[Type] = []
     for s in split_sizes(x.shape[axis], a["split"], a["num_outputs"]):
         shp = list(x.shape)
         shp[axis] = s
@@ -319,12 +319,13 @@ def _slice_dynamic_infer(types: List[Type], a: Attrs) -> List[Type]:
         check_int_tensor(t, n)
     if x.shape is None:
         return [x]
-    n = types[1].shape[0] if types[1].shape else None
-    if len(types) > 3 or type(n) is not int:  # run-time axes: any dim may change
+    starts = tensor_of(types[1]).shape
+    k = starts[0] if starts else None
+    if len(types) > 3 or type(k) is not int:  # run-time axes: any dim may change
         return [x.with_shape([None] * len(x.shape))]
-    if n > len(x.shape):
-        raise ValueError(f"{n} starts for a rank-{len(x.shape)} input")
-    return [x.with_shape([None] * n + list(x.shape[n:]))]
+    if k > len(x.shape):
+        raise ValueError(f"{k} starts for a rank-{len(x.shape)} input")
+    return [x.with_shape([None] * k + list(x.shape[k:]))]
 
 
 SliceDynamicOp = define_op("ml.slice_dynamic", operands=["x", "starts", "ends", "axes?", "steps?"],
