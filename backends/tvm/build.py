@@ -19,7 +19,7 @@ os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))  # before TVM
 
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from typing import Any, Dict, List, Optional, Union  # noqa: E402
+from typing import Any, Dict, List, Optional, Sequence, Union  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tvm  # noqa: E402
@@ -29,6 +29,7 @@ from tvm import te, tirx  # noqa: E402
 from mlir_lite.errors import CompileError  # noqa: E402
 from mlir_lite.ir.core import Operation, Value  # noqa: E402
 from mlir_lite.ir.dialects.builtin import ModuleOp  # noqa: E402
+from mlir_lite.ir.dialects.func import FuncOp  # noqa: E402
 from mlir_lite.ir.types import TensorType  # noqa: E402
 from mlir_lite.passes.decompose_rnn import DECOMPOSED, decompose_rnn  # noqa: E402
 
@@ -44,7 +45,7 @@ from . import (  # noqa: E402,F401
 )
 from .executor import BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan, ViewStep, WhileStep  # noqa: E402
 from .fused import lower_fused  # noqa: E402
-from .lower import KINDS, LOWERING, LowerContext, tvm_dtype  # noqa: E402
+from .lower import KINDS, LOWERING, LowerContext, tvm_dtype, value_dtype  # noqa: E402
 from .prepack import prepack_matmul_weights, prepack_weights  # noqa: E402
 from .rules_shape import reshape_shape  # noqa: E402
 from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
@@ -165,7 +166,7 @@ def unsupported_ops(func: Operation) -> List[Operation]:
 class _Builder:
     """Turns one function into kernels and a plan."""
 
-    def __init__(self, func: Operation, target: tvm.target.Target) -> None:
+    def __init__(self, func: FuncOp, target: tvm.target.Target) -> None:
         self.func = func
         self.target = target
         self.is_cuda = target.kind.name == "cuda"
@@ -211,7 +212,7 @@ class _Builder:
             t = _tensor_type(a.type, f"argument #{i}", self.func)
             shape = [tirx.IntImm("int64", d) if type(d) is int else
                      self.var(d if type(d) is str else f"_arg{i}_d{j}")
-                     for j, d in enumerate(t.shape)]
+                     for j, d in enumerate(t.dims)]
             self.base_symbols |= {v.name for v in shape if isinstance(v, tirx.Var)}
             self.value_ids[a] = self.add_buffer(shape, tvm_dtype(t.element), "input",
                                                 a.name_hint or f"arg{i}")
@@ -224,7 +225,7 @@ class _Builder:
         t = _tensor_type(v.type, what, op)
         n = len(self.buffers)
         shape = [tirx.IntImm("int64", d) if type(d) is int else
-                 self.var(d if type(d) is str else f"_h{n}_d{j}") for j, d in enumerate(t.shape)]
+                 self.var(d if type(d) is str else f"_h{n}_d{j}") for j, d in enumerate(t.dims)]
         bid = self.add_buffer(shape, tvm_dtype(t.element), "arg")
         self.value_ids[v] = bid
         return bid
@@ -298,6 +299,7 @@ class _Builder:
                 return
             args = [views.get(self.value_ids[v], holders[self.value_ids[v]])
                     for v in op.operands]
+            outs: Sequence[Any]
             if op.name == "ml.fused":
                 outs, ctx = lower_fused(op, args)
             else:
@@ -310,7 +312,7 @@ class _Builder:
                                f"{len(op.results)} results", op.loc)
         out_ids = []
         for r, t in zip(op.results, outs):
-            want = tvm_dtype(r.type.element)
+            want = value_dtype(r)
             if t.dtype != want:
                 raise CompileError(f"the lowering of {op.name} gives {t.dtype}, the IR says "
                                    f"{want}", op.loc)
@@ -383,7 +385,6 @@ class _Builder:
 
     def plan(self) -> Plan:
         inputs = tuple(self.value_ids[a] for a in self.func.args)
-        self.steps = tuple(self.steps)
         return Plan(tuple(self.buffers), inputs, self.outputs, tuple(self.steps),
                     dict(self.constants))
 
@@ -411,13 +412,13 @@ def _iterations(prim: tirx.PrimFunc) -> Any:
     return Analyzer().simplify(total)
 
 
-def _find_func(module: Operation, func: str) -> Operation:
+def _find_func(module: Operation, func: str) -> FuncOp:
     if isinstance(module, ModuleOp):
         f = module.lookup(func)
-        if f is None or f.name != "func.func":
+        if not isinstance(f, FuncOp):  # func.func ops are FuncOps
             raise CompileError(f"module has no function @{func}")
         return f
-    if module.name == "func.func":
+    if isinstance(module, FuncOp):
         return module
     raise CompileError(f"expected a module or a func.func, got {module.name}")
 

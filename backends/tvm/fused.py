@@ -20,7 +20,7 @@ from tvm import te, tirx
 
 from mlir_lite.ir.core import Operation, Value
 
-from .lower import KINDS, LOWERING, LowerContext, tvm_dtype
+from .lower import KINDS, LOWERING, LowerContext, value_dtype
 from .schedules import CPU_SCHEDULES
 
 __all__ = ["lower_fused"]
@@ -29,7 +29,7 @@ __all__ = ["lower_fused"]
 def _constant(op: Operation) -> te.Tensor:
     """A (small) constant cloned into the region, as a compute of its values."""
     arr = np.asarray(op.attributes["value"].array)
-    dtype = tvm_dtype(op.results[0].type.element)
+    dtype = value_dtype(op.results[0])
     flat = arr.reshape(-1)
     if flat.size > 64:
         raise ValueError(f"a constant of {flat.size} elements inside a fused region")
@@ -83,7 +83,7 @@ def lower_fused(op: Operation, inputs: Sequence[te.Tensor]
             raise ValueError(f"the lowering of {inner.name} gave {len(outs)} tensors for "
                              f"{len(inner.results)} results")
         for r, t in zip(inner.results, outs):
-            want = tvm_dtype(r.type.element)
+            want = value_dtype(r)
             if t.dtype != want:
                 raise TypeError(f"the lowering of {inner.name} gives {t.dtype}, the IR says "
                                 f"{want}")

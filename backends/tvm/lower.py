@@ -28,13 +28,13 @@ from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
 
 import mlir_lite.ir.dialects.ml  # noqa: F401  (the op declarations the kinds come from)
-from mlir_lite.ir.core import Operation
+from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.opdef import op_has_trait, op_kernel_kind
-from mlir_lite.ir.types import ElementType
+from mlir_lite.ir.types import ElementType, TensorType
 
 __all__ = ["LOWERING", "KINDS", "lower", "declared_kind", "LowerContext", "tvm_dtype",
-           "dtype_of", "load", "is_one", "same_dim", "broadcast_shape", "broadcast_index",
-           "Check"]
+           "value_dtype", "dtype_of", "load", "is_one", "same_dim", "broadcast_shape",
+           "broadcast_index", "Check"]
 
 Rule = Callable[..., Union[te.Tensor, Sequence[te.Tensor]]]
 
@@ -70,6 +70,14 @@ def tvm_dtype(el: ElementType) -> str:
         from mlir_lite.errors import CompileError
         raise CompileError(f"element type {el.name} is not supported by the TVM backend")
     return dt
+
+
+def value_dtype(v: Value) -> str:
+    """The TVM dtype of a tensor value's elements (`tvm_dtype` of its element type)."""
+    t = v.type
+    if not isinstance(t, TensorType):
+        raise TypeError(f"the TVM backend lowers tensors, got a value of type {t}")
+    return tvm_dtype(t.element)
 
 
 # declared kernel kind (opdef.op_kernel_kind) -> the TVM schedule kind
@@ -136,7 +144,7 @@ class LowerContext:
         return self.const(0, dtype)
 
     def result_dtype(self, i: int = 0) -> str:
-        return tvm_dtype(self.op.results[i].type.element)
+        return value_dtype(self.op.results[i])
 
     # -- compute helpers ----------------------------------------------------------------------
     def elementwise(self, inputs: Sequence[te.Tensor], fn: Callable[..., PrimExpr],
