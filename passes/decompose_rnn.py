@@ -181,7 +181,9 @@ def _unroll_lstm(op: Operation, rewriter: PatternRewriter) -> None:
     b = rewriter.builder_before(op)
     x = g["x"]
     directions = ["forward", "reverse"] if nd == 2 else [a.get("direction", "forward")]
-    ys, hs, cs = [], [], []
+    ys: List[Value] = []
+    hs: List[Value] = []
+    cs: List[Value] = []
     for d, direction in enumerate(directions):
         w_t = b.op("ml.transpose", _pick(b, g["w"], d), perm=(1, 0))       # (I, 4H)
         r_t = b.op("ml.transpose", _pick(b, g["r"], d), perm=(1, 0))       # (H, 4H)
@@ -216,7 +218,9 @@ def _unroll_lstm(op: Operation, rewriter: PatternRewriter) -> None:
                 go = b.op("ml.add", go, b.op("ml.mul", peep[1], c))
             h = b.op("ml.mul", b.op("ml.sigmoid", go), b.op("ml.tanh", c))
             out[t] = b.op("ml.unsqueeze", h, axes=(0, 1))                  # (1, 1, B, H)
-        ys.append(out[0] if seq == 1 else b.op("ml.concat", *out, axis=0))
+        per_step = [o for o in out if o is not None]  # each time step filled its slot
+        ys.append(per_step[0] if seq == 1 else b.op("ml.concat", *per_step, axis=0))
+        assert h is not None and c is not None  # set by the first time step
         hs.append(b.op("ml.unsqueeze", h, axes=(0,)))
         cs.append(b.op("ml.unsqueeze", c, axes=(0,)))
     results = [ys[0] if nd == 1 else b.op("ml.concat", *ys, axis=1),
@@ -246,7 +250,8 @@ def _unroll_gru_rnn(op: Operation, rewriter: PatternRewriter) -> None:
     h_init = g["initial_h"]
     if h_init is not None and layout:
         h_init = b.op("ml.transpose", h_init, perm=(1, 0, 2))
-    ys, hs = [], []
+    ys: List[Value] = []
+    hs: List[Value] = []
     for d in range(nd):
         f = [_SIMPLE_ACTS[n] for n in acts[d * per:(d + 1) * per]]
         reverse = direction == "reverse" or d == 1
@@ -276,7 +281,9 @@ def _unroll_gru_rnn(op: Operation, rewriter: PatternRewriter) -> None:
             else:
                 h = _gru_step(b, xt_, h, r_t, rbh, hidden, f, lbr)
             out[t] = b.op("ml.unsqueeze", h, axes=(0, 1))                  # (1, 1, B, H)
-        ys.append(out[0] if seq == 1 else b.op("ml.concat", *out, axis=0))
+        per_step = [o for o in out if o is not None]  # each time step filled its slot
+        ys.append(per_step[0] if seq == 1 else b.op("ml.concat", *per_step, axis=0))
+        assert h is not None  # set by the first time step
         hs.append(b.op("ml.unsqueeze", h, axes=(0,)))
     y = ys[0] if nd == 1 else b.op("ml.concat", *ys, axis=1)              # (S, nd, B, H)
     y_h = hs[0] if nd == 1 else b.op("ml.concat", *hs, axis=0)            # (nd, B, H)

@@ -443,7 +443,7 @@ class _BlockFuser:
                 if v in inputs or (isinstance(v, OpResult) and v.op in inlined):
                     continue
                 if self.inlinable(v):
-                    inlined.append(v.op)  # type: ignore[union-attr]
+                    inlined.append(v.op)
                 else:
                     inputs.append(v)
         outputs: List[Value] = []

@@ -66,6 +66,20 @@ def _constant(v: Value) -> Optional[np.ndarray]:
     return None
 
 
+def _tensor(v: Value) -> TensorType:
+    """The type of a value the pattern has checked to be a tensor."""
+    t = v.type
+    assert isinstance(t, TensorType)
+    return t
+
+
+def _known_constant(v: Value) -> np.ndarray:
+    """The array of a value the pattern has checked to be a constant."""
+    arr = _constant(v)
+    assert arr is not None
+    return arr
+
+
 def to_blocked_array(arr: np.ndarray, block: int) -> np.ndarray:
     """A rank-4 array broadcastable to `[N, C, H, W]` in the blocked layout (its channel dim
     either 1 or C, a multiple of `block`)."""
@@ -180,8 +194,8 @@ def _elements(v: Value) -> float:
 
 
 def _macs(conv: Operation) -> float:
-    m, c, kh, kw = _shape(conv.operands[1])
-    oh, ow = _shape(conv.results[0])[2:]
+    m, c, kh, kw = _tensor(conv.operands[1]).dims
+    oh, ow = _tensor(conv.results[0]).dims[2:]
     return float(m * c * kh * kw * oh * ow)
 
 
@@ -211,13 +225,13 @@ class _ToBlocked(RewritePattern):
         (cached, so each value is converted once)."""
         if v in self.blocked:
             return self.blocked[v]
-        s = _shape(v)
+        s = _tensor(v).dims
         arr = _constant(v)
         b = self._after_def(v, rewriter)
         if arr is not None:
             a4 = arr.reshape((1,) * (4 - arr.ndim) + arr.shape)
             new = to_blocked_array(a4, self.block)
-            out = b.op("ml.constant", value=DenseAttr(new, v.type.with_shape(new.shape)))
+            out = b.op("ml.constant", value=DenseAttr(new, _tensor(v).with_shape(new.shape)))
         elif s[1] == 1:
             out = b.op("ml.reshape", v, shape=(0, 1, s[2], s[3], 1))
         else:
@@ -239,9 +253,10 @@ class _ToBlocked(RewritePattern):
             attrs.update(in_block=ib, out_block=self.block)
             new = b.op("ml.conv_nchwc", xb, *op.operands[1:], **attrs)
         elif op.name == "ml.batch_norm":
-            scale, bias, mean, var = (_constant(v).astype(np.float64) for v in op.operands[1:])
+            scale, bias, mean, var = (_known_constant(v).astype(np.float64)
+                                      for v in op.operands[1:])
             k = scale / np.sqrt(var + float(op.attr("epsilon")))
-            el = op.results[0].type.element
+            el = _tensor(op.results[0]).element
             consts = []
             for arr in (k, bias - mean * k):
                 blocked = to_blocked_array(arr.reshape(1, -1, 1, 1).astype(el.np_dtype),
@@ -255,7 +270,7 @@ class _ToBlocked(RewritePattern):
         else:
             new = b.op(op.name, *[self.operand(v, rewriter) for v in op.operands], **attrs)
         # back to NCHW, right after the blocked form: what the users outside the region read
-        s = _shape(op.results[0])
+        s = _tensor(op.results[0]).dims
         a = rewriter.builder_after(new.owner)
         t = a.op("ml.transpose", new, perm=(0, 1, 4, 2, 3))
         nchw = a.op("ml.reshape", t, shape=(0, s[1], s[2], s[3]))

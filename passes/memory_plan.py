@@ -42,13 +42,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
 from mlir_lite.errors import MlirLiteError
 from mlir_lite.ir.core import Operation, Value
-from mlir_lite.ir.types import TensorType
+from mlir_lite.ir.types import TensorType, Type
 from mlir_lite.runtime.arena import ArenaPlan, Variant, align, pack
 
 from .analysis.liveness import Liveness
@@ -146,7 +146,9 @@ def _fused_inplace_args(op: Operation) -> List[int]:
     out = term.operands[0] if term is not None and term.operands else None
     ok = []
     for i, a in enumerate(block.args):
-        dependents, frontier, good = set(), [a], True
+        dependents: Set[Value] = set()
+        frontier: List[Value] = [a]
+        good = True
         while frontier and good:
             v = frontier.pop()
             for u in v.users:
@@ -333,7 +335,8 @@ def allocations(lv: Liveness, *, include_outputs: bool = False, inplace: bool = 
                         any(w is not u and alloc_of.get(w) is a for w in op.operands):
                     continue
                 return u
-        k = list(op.results).index(v)
+        results: List[Value] = list(op.results)
+        k = results.index(v)
         for r, i in (prefix_operands(op) if prefix else ()):
             u = op.operand(i)
             if r == k and _free_at(u, s) is not None and _itemsize(u) == _itemsize(v):
@@ -506,8 +509,9 @@ def arena_plan(func: Operation, value_ids: Mapping[Value, int], skip: Any = (),
     return ArenaPlan(tuple(variants), dims)
 
 
-def _symbols(t: TensorType) -> str:
-    return ",".join(f"{d}=8" for d in (t.shape or ()) if isinstance(d, str))
+def _symbols(t: Type) -> str:
+    shape = t.shape if isinstance(t, TensorType) else None
+    return ",".join(f"{d}=8" for d in (shape or ()) if isinstance(d, str))
 
 
 def verify_plan(plan: MemoryPlan) -> None:

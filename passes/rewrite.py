@@ -42,7 +42,7 @@ from mlir_lite.ir.attributes import UNKNOWN_LOC, DenseAttr, Location
 from mlir_lite.ir.builder import Builder, InsertionPoint
 from mlir_lite.ir.core import OP_REGISTRY, Block, Operation, OpResult, Value
 from mlir_lite.ir.opdef import types_compatible
-from mlir_lite.ir.types import Type
+from mlir_lite.ir.types import TensorType, Type
 
 __all__ = ["Decline", "RewritePattern", "pattern", "PatternRewriter", "RewriteListener",
            "RewriterBuilder", "apply_patterns_greedily", "walk_and_apply_patterns",
@@ -177,7 +177,7 @@ class PatternRewriter:
 
     # -- creating -------------------------------------------------------------------------------
     def insert_before(self, anchor: Operation, op: Operation) -> Operation:
-        anchor.parent.insert_before(anchor, op)
+        anchor.block.insert_before(anchor, op)
         self.num_changes += 1
         self.listener.notify_op_inserted(op)
         return op
@@ -544,7 +544,7 @@ class _Driver(RewriteListener):
             if isinstance(v, DenseAttr) and v.type != r.type:
                 arr = v.array
                 rt = r.type
-                if (getattr(rt, "is_static", False) and tuple(arr.shape) == rt.shape
+                if (isinstance(rt, TensorType) and rt.is_static and tuple(arr.shape) == rt.shape
                         and arr.dtype == rt.element.np_dtype):
                     v = DenseAttr(arr, rt)
             vt = v.type

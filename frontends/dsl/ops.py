@@ -20,7 +20,7 @@ import numpy as np
 from mlir_lite.errors import DslError, InferenceError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import OP_REGISTRY
-from mlir_lite.ir.types import ElementType, i64
+from mlir_lite.ir.types import ElementType, TensorType, i64
 
 from . import op_table
 from .dtypes import as_dtype, default_dtype, float32
@@ -46,6 +46,7 @@ def make_op(op: str, inputs: Sequence[Tensor], attrs: Optional[Dict[str, Any]] =
         operands = "; ".join(describe(t) for t in inputs)
         detail = e.message.split(": ", 2)[-1]
         raise DslError(f"{what}: {detail}. Operands: {operands}", loc) from None
+    assert isinstance(rt, TensorType)  # ml ops infer tensor results
     return Tensor("op", rt.element, rt.shape, inputs, op=op, attrs=attrs, name=name, loc=loc)
 
 
