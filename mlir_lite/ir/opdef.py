@@ -283,20 +283,7 @@ class DeclaredOp(Operation):
             raise InferenceError(f"{cls.OP_NAME}: cannot infer result types from ({types}): {e}",
                                  loc) from None
 
-    @classmethod
-    def attrs_with_defaults(cls, attrs: Dict[str, Any]) -> Dict[str, Any]:
-        full = {k: d.default for k, d in cls.ATTRS.items() if not d.required}
-        full.update(attrs)
-        return full
-
-    def attr(self, name: str) -> Any:
-        """An attribute's value, or its declared default."""
-        if name in self.attributes:
-            return self.attributes[name]
-        d = self.ATTRS.get(name)
-        if d is None or d.required:
-            raise KeyError(f"{self.name} has no attribute {name!r}")
-        return d.default
+    # attr() and attrs_with_defaults() (the declared defaults) are Operation's
 
     def operand_groups(self) -> Dict[str, List[Value]]:
         """Operands by declared name (lists, for optional and variadic operands too)."""
