@@ -172,7 +172,8 @@ def _sign(x: Expr) -> Expr:
 
 
 _UNARY: Dict[str, Callable[[Expr], Expr]] = {
-    "exp": fast_exp, "log": tirx.log, "sqrt": tirx.sqrt, "rsqrt": lambda x: _c(1, x) / tirx.sqrt(x),
+    "exp": fast_exp, "log": tirx.log, "log1p": tirx.log1p,  # libm's log1p: exact for small x
+    "sqrt": tirx.sqrt, "rsqrt": lambda x: _c(1, x) / tirx.sqrt(x),
     "reciprocal": lambda x: _c(1, x) / x, "sin": tirx.sin, "cos": tirx.cos, "tan": tirx.tan,
     "asin": tirx.asin, "acos": tirx.acos, "atan": tirx.atan,
     # LLVM codegen has no sinh/cosh intrinsic: from exp

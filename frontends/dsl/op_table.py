@@ -151,6 +151,7 @@ TABLE: Tuple[OpDef, ...] = (
     # -- elementwise, one operand --------------------------------------------------------------
     unary("exp", math=("exp",)),
     unary("log", math=("log",)),
+    unary("log1p", math=("log1p",)),
     unary("sqrt", math=("sqrt",)),
     unary("rsqrt", torch=(), tensor=(), math=("rsqrt",)),
     unary("abs", math=("abs",), graph=("__abs__",)),

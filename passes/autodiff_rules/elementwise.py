@@ -118,6 +118,7 @@ _unary("ml.sin")(lambda ctx, op, x, y: ctx.emit("ml.cos", x))
 _unary("ml.cos")(lambda ctx, op, x, y: ctx.neg(ctx.emit("ml.sin", x)))
 _unary("ml.tan")(lambda ctx, op, x, y: ctx.add(ctx.scalar(1.0, y), ctx.mul(y, y)))
 _unary("ml.sinh")(lambda ctx, op, x, y: ctx.emit("ml.cosh", x))
+_unary("ml.log1p")(lambda ctx, op, x, y: ctx.emit("ml.reciprocal", ctx.add(ctx.scalar(1.0, x), x)))
 _unary("ml.cosh")(lambda ctx, op, x, y: ctx.emit("ml.sinh", x))
 _unary("ml.atan")(lambda ctx, op, x, y: ctx.emit("ml.reciprocal",
                                                   ctx.add(ctx.scalar(1.0, x), ctx.mul(x, x))))

@@ -187,3 +187,21 @@ def test_populate_checks_custom_and_generated() -> None:
     ns = {"__name__": "fake", "exp": lambda x: x}
     with pytest.raises(TypeError, match="hand-written"):  # a generated row written by hand
         op_table.populate("tf", ns, ops._generated)
+
+
+def test_log1p_row_reaches_every_surface_with_values_and_gradients() -> None:
+    """ml.log1p was added with one table row: tf.log1p / tf.math.log1p (compiled by the
+    Session), F.log1p and Tensor.log1p, forward against numpy's log1p and d/dx = 1/(1+x)."""
+    xv = np.array([[1e-7, 0.5, 3.0], [-0.5, 2.0, 1e-3]], np.float32)
+    want = np.log1p(xv.astype(np.float64))
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = tf.math.log1p(x)
+    (g,) = tf.gradients(tf.reduce_sum(y), [x])
+    got, grad = tf.Session().run([y, g], {x: xv})
+    np.testing.assert_allclose(got, want, rtol=2e-7)
+    np.testing.assert_allclose(grad, 1 / (1 + xv.astype(np.float64)), rtol=1e-6)
+    assert tf.log1p is tf.math.log1p
+    t = E.tensor(xv, requires_grad=True)
+    (E.log1p(t) + t.log1p()).sum().backward()
+    np.testing.assert_allclose(t.grad.data, 2 / (1 + xv.astype(np.float64)), rtol=1e-6)

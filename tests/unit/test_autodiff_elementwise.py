@@ -29,6 +29,7 @@ UNARY = {
     "ml.neg": ({}, lambda r, s: r.standard_normal(s)),
     "ml.exp": ({}, lambda r, s: r.standard_normal(s)),
     "ml.log": ({}, lambda r, s: r.uniform(0.5, 2.0, s)),
+    "ml.log1p": ({}, lambda r, s: r.uniform(-0.5, 2.0, s)),
     "ml.sqrt": ({}, lambda r, s: r.uniform(0.5, 2.0, s)),
     "ml.rsqrt": ({}, lambda r, s: r.uniform(0.5, 2.0, s)),
     "ml.reciprocal": ({}, lambda r, s: _away(r, s, 0.5)),

@@ -142,6 +142,8 @@ def test_unary_matches_onnx(name, onnx_op, attrs, domain, loose):
 def test_unary_numpy_oracles():
     x = np.abs(randn(4, 5)) + 0.1
     assert_close(run_op("ml.rsqrt", [x])[0], 1.0 / np.sqrt(x.astype(np.float64)), 1e-5)
+    tiny = np.array([-0.5, -1e-6, 1e-7, 3e-5, 0.1, 10.0, 1e4], np.float32)
+    assert_close(run_op("ml.log1p", [tiny])[0], np.log1p(tiny.astype(np.float64)), 1e-6)
     b = RNG.random((3, 3)) > 0.5
     np.testing.assert_array_equal(run_op("ml.not", [b])[0], ~b)
     i = randi(3, 3)

@@ -174,6 +174,7 @@ NO_TVM_LOWERING: Dict[str, str] = {
 # Ops that no ONNX operator maps to, and why.
 NO_ONNX: Dict[str, str] = {
     "ml.rsqrt": "ONNX has no Rsqrt; canonicalization and autodiff make it",
+    "ml.log1p": "ONNX has no Log1p; the DSL's tf.math.log1p / torch.log1p make it",
     "ml.conv_nchwc": "made by the layout pass",
     "ml.fused": "made by fusion",
     "ml.yield": "the terminator of ml.fused",

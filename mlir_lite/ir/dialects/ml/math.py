@@ -171,9 +171,10 @@ def _gelu_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
     return _unary_float(types, attrs)
 
 
-UNARY_FLOAT_OPS = ("exp", "log", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "asin",
-                   "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sigmoid",
-                   "erf", "floor", "ceil", "round", "softplus", "softsign", "hard_swish", "mish")
+UNARY_FLOAT_OPS = ("exp", "log", "log1p", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan",
+                   "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+                   "sigmoid", "erf", "floor", "ceil", "round", "softplus", "softsign",
+                   "hard_swish", "mish")
 UNARY_NUMERIC_OPS = ("neg", "abs", "sign", "relu")
 for _n in UNARY_FLOAT_OPS:
     define_op(f"ml.{_n}", operands=["x"], traits=ELEMENTWISE, infer=_unary_float,
