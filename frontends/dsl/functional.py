@@ -43,6 +43,11 @@ def _generated(d: OpDef, api: str) -> Callable[..., Tensor]:
     """The eager function of a generated `op_table` row. Plain unary / binary ops are direct
     closures (the eager hot path); rows with attribute parameters bind their signature."""
     op, binary = d.ops[0], d.kind == "binary"
+    if d.kind == "reduction":
+        def reduce(x: Any, dim: Dim = None, keepdim: bool = False) -> Tensor:
+            return _reduce(op, x, dim, keepdim)
+        reduce.__doc__ = f"`{api}(x, dim=None, keepdim=False)`: {op} over `dim` (all if None)."
+        return reduce
     operands = op_table.operand_names(d, "torch")
     if not d.attrs and not d.fixed and operands in (("x",), ("a", "b")):
         if binary:
@@ -94,9 +99,9 @@ def _neg(x: Tensor) -> Tensor:
 
 def _reduce_loss(per_item: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
-        return mean(per_item)
+        return IMPLS["reduce_mean"](per_item)
     if reduction == "sum":
-        return sum(per_item)
+        return IMPLS["reduce_sum"](per_item)
     if reduction == "none":
         return per_item
     raise DslError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -108,7 +113,8 @@ def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     if t.data.dtype.kind not in "iu":
         raise DslError(f"nll_loss: target must hold integer class indices, got {t.data.dtype}")
     onehot = one_hot(t, log_probs.shape[-1], dtype=log_probs.data.dtype)
-    return _reduce_loss(_neg(sum(compare("ml.mul", log_probs, onehot), -1)), reduction)
+    return _reduce_loss(_neg(IMPLS["reduce_sum"](compare("ml.mul", log_probs, onehot), -1)),
+                        reduction)
 
 
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -119,7 +125,7 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     if t.data.dtype.kind in "iu":
         return nll_loss(logp, t, reduction)
     t = as_eager(t.data.astype(logits.data.dtype))
-    return _reduce_loss(_neg(sum(compare("ml.mul", logp, t), -1)), reduction)
+    return _reduce_loss(_neg(IMPLS["reduce_sum"](compare("ml.mul", logp, t), -1)), reduction)
 
 
 def mse_loss(x: Tensor, y: Any, reduction: str = "mean") -> Tensor:
@@ -238,22 +244,6 @@ def _reduce(op: str, x: Tensor, dim: Dim, keepdim: bool) -> Tensor:
         attrs["axes"] = (int(dim),) if isinstance(dim, (int, np.integer)) else \
             tuple(int(d) for d in dim)
     return apply_op(op, [as_eager(x)], attrs)
-
-
-def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
-    return _reduce("ml.reduce_sum", x, dim, keepdim)
-
-
-def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
-    return _reduce("ml.reduce_mean", x, dim, keepdim)
-
-
-def amax(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
-    return _reduce("ml.reduce_max", x, dim, keepdim)
-
-
-def amin(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
-    return _reduce("ml.reduce_min", x, dim, keepdim)
 
 
 def argmax(x: Tensor, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:

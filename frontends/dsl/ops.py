@@ -135,6 +135,8 @@ def _generated(d: OpDef, api: str) -> Callable[..., Tensor]:
     """The symbolic function of a generated `op_table` row: operands, attribute parameters
     and `name=None`, recording `d.op` (binary operands broadcast; Python scalars take the
     other operand's dtype)."""
+    if d.kind == "reduction":
+        return _reduce(d.ops[0], api)
     sig = op_table.signature(d, "tf", Tensor)
     operands = op_table.operand_names(d, "tf")
     op, binary = d.ops[0], d.kind == "binary"
@@ -315,11 +317,6 @@ def _reduce(op: str, api: str):
     return fn
 
 
-reduce_sum = _reduce("ml.reduce_sum", "reduce_sum")
-reduce_mean = _reduce("ml.reduce_mean", "reduce_mean")
-reduce_max = _reduce("ml.reduce_max", "reduce_max")
-reduce_min = _reduce("ml.reduce_min", "reduce_min")
-reduce_prod = _reduce("ml.reduce_prod", "reduce_prod")
 
 
 def _arg(op: str, api: str):

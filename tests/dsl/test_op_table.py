@@ -56,7 +56,7 @@ def _operators(cls: type) -> set:
 def test_rows_are_unique_and_name_registered_ops() -> None:
     assert len({d.name for d in TABLE}) == len(TABLE)
     for d in TABLE:
-        assert d.kind in ("unary", "binary", "custom"), d
+        assert d.kind in ("unary", "binary", "reduction", "custom"), d
         assert d.ops, d
         for op in d.ops:
             assert op in OP_REGISTRY, f"{d.name}: {op} is not a registered ml op"
