@@ -111,7 +111,7 @@ def _extreme(dt: str, high: bool) -> Expr:
 
 def _reduce_dynamic(name: str) -> Callable[..., te.Tensor]:
     if name not in _SUM_LIKE and name not in ("reduce_max", "reduce_min", "reduce_prod",
-                                              "reduce_log_sum_exp"):
+                                              "reduce_log_sum_exp", "reduce_any"):
         raise NotImplementedError(f"no TVM lowering of ml.{name}_dynamic (add it to _SUM_LIKE)")
 
     def rule(ctx: LowerContext, op: Operation, x: te.Tensor, axes: te.Tensor) -> te.Tensor:
@@ -170,6 +170,10 @@ def _reduce_dynamic(name: str) -> Callable[..., te.Tensor]:
                 return reducer(tirx.Select(hit, val(src[tuple(rk)]), ident), axis=rk)
             return te.compute(out, body, name=ctx.name(stage))
         dt = dtype_of(x)
+        if name == "reduce_any":  # as int8 (no bool identity), from 0: empty -> false
+            m = masked(te.max, lambda v: v.astype("int8"), tirx.const(0, "int8"), "reduce")
+            return te.compute(out, lambda *o: m[o] != tirx.const(0, "int8"),
+                              name=ctx.name("to_bool"))
         if name in ("reduce_max", "reduce_min"):
             hi = name == "reduce_min"
             if dt == "bool":  # TVM's max/min reducers have no bool identity: reduce as int8

@@ -431,6 +431,8 @@ _SIMPLE_REDUCE: Dict[str, tuple] = {
     "reduce_min": ("min", None, None), "reduce_prod": ("prod", None, None),
     "reduce_l1": ("sum", tirx.abs, None), "reduce_l2": ("sum", lambda v: v * v, tirx.sqrt),
     "reduce_log_sum": ("sum", None, tirx.log), "reduce_sum_square": ("sum", lambda v: v * v, None),
+    # TVM's max reducer has no bool identity: as int8 (from its lowest value, so empty -> false)
+    "reduce_any": ("max", lambda v: v.astype("int8"), lambda v: v > _c(0, v)),
 }
 
 

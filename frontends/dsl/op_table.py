@@ -249,6 +249,8 @@ TABLE: Tuple[OpDef, ...] = (
     reduction("reduce_min", tf=("reduce_min",), torch=("amin",), tensor=("min",),
               math=("reduce_min",)),
     reduction("reduce_prod", tf=("reduce_prod",)),
+    reduction("reduce_any", tf=("reduce_any",), torch=("any",), tensor=("any",),
+              math=("reduce_any",)),
     custom("argmax", "ml.argmax", tf=("argmax",), torch=("argmax",), tensor=("argmax",),
            math=("argmax",)),
     custom("argmin", "ml.argmin", tf=("argmin",), math=("argmin",)),

@@ -28,7 +28,7 @@ VJP_RULES: Dict[str, VjpRule] = {}
 # gradients stop at them instead of raising.
 NON_DIFFERENTIABLE = ("ml.sign", "ml.floor", "ml.ceil", "ml.round", "ml.hardmax", "ml.isnan",
                       "ml.isinf", "ml.eye_like", "ml.shape", "ml.size", "ml.argmax",
-                      "ml.argmin", "ml.nonzero")
+                      "ml.argmin", "ml.nonzero", "ml.reduce_any", "ml.reduce_any_dynamic")
 
 
 def vjp(*names: str) -> Callable[[VjpRule], VjpRule]:

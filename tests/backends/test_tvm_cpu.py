@@ -154,6 +154,29 @@ def test_reductions():
     compile_and_check(cases)
 
 
+def test_reduce_any_static_and_run_time_axes():
+    """ml.reduce_any (i1 in and out) compiles: TVM's max reducer has no bool identity, so it
+    reduces as int8; an empty reduced axis gives false."""
+    from tvm_test_util import ttype
+
+    from mlir_lite.ir.types import TensorType, i1, i64
+    b = R.random((3, 4, 5)) > 0.85
+    cases = [("ml.reduce_any", [b], {"axes": axes, "keepdims": k})
+             for axes in ((1,), (0, 2), ()) for k in (True, False)]
+    cases += [("ml.reduce_any", [np.zeros((3, 0), bool)], {"axes": (1,)}),
+              ("ml.reduce_any", [np.ones((2, 3), bool)], {"axes": (-1,), "keepdims": False})]
+    compile_and_check(cases)
+    f = FuncOp.make("main", [ttype(b), tensor([1], i64)], [])
+    bl = Builder.at_end(f.entry_block)
+    # the run-time axes leave the result's dims to the declared type (as an ONNX graph output)
+    bl.op("func.return", bl.op("ml.reduce_any_dynamic", f.args[0], f.args[1], keepdims=False,
+                               result_types=[TensorType(i1, (3, 5))]))
+    f.update_type()
+    m = ModuleOp.empty()
+    m.append(f)
+    check_against_interpreter(compile_function(m), m, [b, np.array([1], np.int64)], ["dyn"])
+
+
 def test_shape_and_data_movement():
     x = rnd(2, 3, 4)
     cases = [("ml.reshape", [x], {"shape": (0, -1)}), ("ml.flatten", [x], {"axis": 2}),

@@ -205,3 +205,20 @@ def test_log1p_row_reaches_every_surface_with_values_and_gradients() -> None:
     t = E.tensor(xv, requires_grad=True)
     (E.log1p(t) + t.log1p()).sum().backward()
     np.testing.assert_allclose(t.grad.data, 2 / (1 + xv.astype(np.float64)), rtol=1e-6)
+
+
+def test_reduce_any_row_reaches_tf_and_torch_surfaces() -> None:
+    """ml.reduce_any was added with one reduction row: tf.reduce_any / tf.math.reduce_any (with
+    TF's axis / keepdims / reduction_indices), F.any and Tensor.any (torch's dim / keepdim)."""
+    b = np.array([[True, False, False], [False, False, False]])
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.bool, [None, 3])
+    sess = tf.Session()
+    np.testing.assert_array_equal(sess.run(tf.reduce_any(x, axis=1), {x: b}), [True, False])
+    np.testing.assert_array_equal(sess.run(tf.math.reduce_any(x, reduction_indices=[0],
+                                                              keep_dims=True), {x: b}),
+                                  [[True, False, False]])
+    assert bool(sess.run(tf.reduce_any(x), {x: b})) is True
+    t = E.tensor(b)
+    np.testing.assert_array_equal(E.any(t, dim=0).data, [True, False, False])
+    np.testing.assert_array_equal(t.any(1, keepdim=True).data, [[True], [False]])

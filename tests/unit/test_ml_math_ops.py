@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mlir_lite import FuncOp
-from mlir_lite.errors import InferenceError, VerifyError
+from mlir_lite.errors import InferenceError, MlirLiteError, VerifyError
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import OP_REGISTRY
 from mlir_lite.ir.types import TensorType, bf16, f32, i1, i32, i64, tensor
@@ -357,3 +357,18 @@ def test_constant_runs_and_infers_its_type():
     from mlir_lite.ir.interpreter import run
     out = run(m)[0]
     np.testing.assert_array_equal(out, arr)
+
+
+def test_reduce_any_matches_numpy_and_takes_only_i1():
+    b = RNG.random((3, 4, 5)) > 0.8
+    for axes, keep in (((1,), True), ((0, -1), False), ((), False)):
+        want = np.any(b, axis=axes or None, keepdims=keep)
+        np.testing.assert_array_equal(run_op("ml.reduce_any", [b], axes=axes, keepdims=keep)[0],
+                                      want)
+        got = run_op("ml.reduce_any_dynamic", [b, np.array(axes, np.int64)], keepdims=keep)[0]
+        np.testing.assert_array_equal(got, want)
+    empty = np.zeros((3, 0), bool)
+    np.testing.assert_array_equal(run_op("ml.reduce_any", [empty], axes=(1,))[0],
+                                  np.zeros((3, 1), bool))
+    with pytest.raises(MlirLiteError, match="operand must be i1"):
+        run_op("ml.reduce_any", [randn(2, 3)], axes=(1,))

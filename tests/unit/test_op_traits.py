@@ -175,6 +175,9 @@ NO_TVM_LOWERING: Dict[str, str] = {
 NO_ONNX: Dict[str, str] = {
     "ml.rsqrt": "ONNX has no Rsqrt; canonicalization and autodiff make it",
     "ml.log1p": "ONNX has no Log1p; the DSL's tf.math.log1p / torch.log1p make it",
+    **dict.fromkeys(["ml.reduce_any", "ml.reduce_any_dynamic"],
+                    "ONNX has no ReduceAny (exporters write ReduceMax of a cast); tf.reduce_any "
+                    "and torch.any make it"),
     "ml.conv_nchwc": "made by the layout pass",
     "ml.fused": "made by fusion",
     "ml.yield": "the terminator of ml.fused",

@@ -312,6 +312,7 @@ _REDUCE = {
     "reduce_log_sum": lambda x, ax, k: np.log(np.sum(x, axis=ax, keepdims=k)),
     "reduce_log_sum_exp": _log_sum_exp,
     "reduce_sum_square": lambda x, ax, k: np.sum(x * x, axis=ax, keepdims=k),
+    "reduce_any": lambda x, ax, k: np.any(x, axis=ax, keepdims=k),
 }
 
 

@@ -14,21 +14,33 @@ from mlir_lite.ir.dialects.ml._infer import as_tensor, norm_axis, reduce_shape, 
 from mlir_lite.ir.opdef import FUSION_ANCHOR, REDUCTION, Bool, Int, Ints, define_op
 from mlir_lite.ir.types import TensorType, Type, i1, i64
 
-__all__ = ["REDUCE_OPS", "FLOAT_REDUCE_OPS"]
+__all__ = ["REDUCE_OPS", "FLOAT_REDUCE_OPS", "BOOL_REDUCE_OPS"]
 
 REDUCE_OPS = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod",
               "reduce_l1", "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp",
-              "reduce_sum_square")
+              "reduce_sum_square", "reduce_any")
 FLOAT_REDUCE_OPS = ("reduce_mean", "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp")
+BOOL_REDUCE_OPS = ("reduce_any",)  # i1 in, i1 out (tf.reduce_any, torch.any)
 
 
-def _reduce_infer(float_only: bool, allow_bool: bool):
+def _operand_kind(name: str) -> str:
+    return "float" if name in FLOAT_REDUCE_OPS else "bool" if name in BOOL_REDUCE_OPS else \
+        "numeric+bool" if name in ("reduce_max", "reduce_min") else "numeric"
+
+
+def _check_operand(x: TensorType, kind: str) -> None:
+    if kind == "float":
+        require_float(x)
+    elif kind == "bool" and x.element != i1:
+        raise TypeError(f"operand must be i1, got {x.element}")
+    elif kind == "numeric" and x.element == i1:
+        raise TypeError("operand must be numeric, got i1")
+
+
+def _reduce_infer(kind: str):
     def infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
         x = as_tensor(types[0])
-        if float_only:
-            require_float(x)
-        if x.element == i1 and not allow_bool:
-            raise TypeError("operand must be numeric, got i1")
+        _check_operand(x, kind)
         return [x.with_shape(reduce_shape(x.shape, attrs["axes"], attrs["keepdims"],
                                           attrs["noop_with_empty_axes"]))]
     return infer
@@ -38,18 +50,15 @@ for _n in REDUCE_OPS:
     define_op(f"ml.{_n}", operands=["x"],
               attrs={"axes": Ints(()), "keepdims": Bool(True),
                      "noop_with_empty_axes": Bool(False)},
-              traits=REDUCTION | FUSION_ANCHOR, infer=_reduce_infer(_n in FLOAT_REDUCE_OPS,
-                                               _n in ("reduce_max", "reduce_min")),
-              doc=f"ONNX {_n}: reduce `axes` (all when empty).")
+              traits=REDUCTION | FUSION_ANCHOR, infer=_reduce_infer(_operand_kind(_n)),
+              doc=f"ONNX {_n}: reduce `axes` (all when empty)." if _n not in BOOL_REDUCE_OPS
+              else f"{_n}: logical or of i1 over `axes` (all when empty; false when empty).")
 
 
-def _reduce_dynamic_infer(float_only: bool, allow_bool: bool):
+def _reduce_dynamic_infer(kind: str):
     def infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
         x, axes = as_tensor(types[0]), as_tensor(types[1], "axes")
-        if float_only:
-            require_float(x)
-        if x.element == i1 and not allow_bool:
-            raise TypeError("operand must be numeric, got i1")
+        _check_operand(x, kind)
         if axes.element != i64 or (axes.shape is not None and len(axes.shape) != 1):
             raise TypeError(f"axes must be a 1-D i64 tensor, got {axes}")
         if x.shape is None or axes.shape is None or type(axes.shape[0]) is not int:
@@ -69,9 +78,8 @@ def _reduce_dynamic_infer(float_only: bool, allow_bool: bool):
 for _n in REDUCE_OPS:
     define_op(f"ml.{_n}_dynamic", operands=["x", "axes"],
               attrs={"keepdims": Bool(True), "noop_with_empty_axes": Bool(False)},
-              traits=REDUCTION, infer=_reduce_dynamic_infer(_n in FLOAT_REDUCE_OPS,
-                                                       _n in ("reduce_max", "reduce_min")),
-              doc=f"ONNX {_n} with the axes as a 1-D i64 operand known only at run time.")
+              traits=REDUCTION, infer=_reduce_dynamic_infer(_operand_kind(_n)),
+              doc=f"{_n} with the axes as a 1-D i64 operand known only at run time.")
 
 
 def _arg_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
