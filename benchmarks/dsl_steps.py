@@ -16,7 +16,6 @@ import argparse
 import inspect
 import json
 import statistics
-import time
 from typing import Any, Callable, Dict, List
 
 import numpy as np
@@ -42,14 +41,11 @@ def _calls(cf: Any) -> int:
 
 
 def _median_ms(run: Callable[[], Any], repeats: int) -> float:
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    try:
+        from mlir_lite.driver.commands import measure
+    except ImportError:  # checkouts before the driver package
+        from mlir_lite.backends.tvm.commands import measure  # type: ignore[no-redef]
+    return statistics.median(measure(run, repeats)) * 1e3
 
 
 def _session(opt_level: int) -> Any:

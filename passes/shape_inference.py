@@ -8,6 +8,11 @@
       %y = "ml.transpose"(%x) {perm = [1, 0]} : (tensor<2x3xf32>) -> tensor<3x2xf32>
       "func.return"(%y) : (tensor<3x2xf32>) -> ()
 
+Shape computations count too: what a small integer tensor holds (`ml.shape` of a value, through
+gather/slice/concat/(un)squeeze, shape_values.py) refines the ops whose result shape it is
+(`ml.constant_of_shape_dynamic`, `ml.expand_dynamic`, `ml.reshape_dynamic`), keeping the
+inputs' symbols.
+
 Refinement only adds knowledge: an unranked type gets a rank, an unknown dim (`?`) gets a size
 or a symbol; a declared symbolic dim stays symbolic and a declared size stays. Types flow through
 `scf` regions: `scf.if` results take the type both branches yield; loop-carried values keep a
@@ -26,6 +31,7 @@ from mlir_lite.ir.core import Block, Operation, Value
 from mlir_lite.ir.opdef import DeclaredOp
 from mlir_lite.ir.types import FunctionType, TensorType, Type
 
+from . import shape_values
 from .manager import Pass, PassContext
 from .registry import register_pass
 
@@ -76,6 +82,7 @@ class _Inference:
         self.orig: Dict[Value, Type] = {}
         self.groups: List[List[Value]] = []  # values whose types must stay exactly equal
         self.funcs: Dict[str, Operation] = {}
+        self.held: shape_values.Held = {}  # what small integer tensors hold (shape_values.py)
 
     def set_type(self, v: Value, t: Type) -> None:
         if v.type != t:
@@ -115,6 +122,11 @@ class _Inference:
         if len(inferred) == len(op.results):
             for r, t in zip(op.results, inferred):
                 self.refine(r, t)
+        from_values = shape_values.result_types(op, self.held)
+        if from_values is not None:
+            for r, t in zip(op.results, from_values):
+                self.refine(r, t)
+        shape_values.record(op, self.held)
 
     def _if(self, op: Operation) -> None:
         for region in op.regions:
@@ -221,6 +233,7 @@ def infer_shapes(module: Operation, max_rounds: int = 8) -> bool:
     inf = _Inference()
     for _ in range(max(1, max_rounds)):
         inf.groups = []
+        inf.held = {}
         inf.funcs = {op.attributes["sym_name"]: op for op in module.walk()
                      if op.name == "func.func" and "sym_name" in op.attributes}
         state = {v: v.type for v in _subtree_values(module)}

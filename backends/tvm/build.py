@@ -45,7 +45,7 @@ from . import (  # noqa: E402,F401
 )
 from .executor import BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan, ViewStep, WhileStep  # noqa: E402
 from .fused import lower_fused  # noqa: E402
-from .lower import KINDS, LOWERING, LowerContext, tvm_dtype, value_dtype  # noqa: E402
+from .lower import FUNCTION_SYMBOLS, KINDS, LOWERING, LowerContext, tvm_dtype, value_dtype  # noqa: E402
 from .prepack import prepack_matmul_weights, prepack_weights  # noqa: E402
 from .rules_shape import reshape_shape  # noqa: E402
 from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
@@ -216,7 +216,11 @@ class _Builder:
             self.base_symbols |= {v.name for v in shape if isinstance(v, tirx.Var)}
             self.value_ids[a] = self.add_buffer(shape, tvm_dtype(t.element), "input",
                                                 a.name_hint or f"arg{i}")
-        self.steps, ret = self.block_steps(self.func.entry_block)
+        token = FUNCTION_SYMBOLS.set({n: self.vars[n] for n in self.base_symbols})
+        try:
+            self.steps, ret = self.block_steps(self.func.entry_block)
+        finally:
+            FUNCTION_SYMBOLS.reset(token)
         self.outputs = ret
 
     def host_buffer(self, v: Value, what: str, op: Operation) -> int:

@@ -20,8 +20,10 @@ ExecutionError naming the op. So a bad index is always reported, never silently 
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from types import MappingProxyType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import tvm_ffi
 from tvm import te, tirx
@@ -34,7 +36,14 @@ from mlir_lite.ir.types import ElementType, TensorType
 
 __all__ = ["LOWERING", "KINDS", "lower", "declared_kind", "LowerContext", "tvm_dtype",
            "value_dtype", "dtype_of", "load", "is_one", "same_dim", "broadcast_shape",
-           "broadcast_index", "Check"]
+           "broadcast_index", "Check", "FUNCTION_SYMBOLS"]
+
+# The symbols the function being built binds from its arguments (name -> the builder's Var),
+# set by build.py while it lowers: a kernel may size its results with them (the plan knows their
+# values when it calls the kernel), not only with the symbols its own inputs carry.
+FUNCTION_SYMBOLS: ContextVar[Mapping[str, Any]] = ContextVar("FUNCTION_SYMBOLS",
+                                                             default=MappingProxyType({}))
+
 
 Rule = Callable[..., Union[te.Tensor, Sequence[te.Tensor]]]
 

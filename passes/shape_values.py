@@ -1,0 +1,181 @@
+"""What small integer tensors hold, as dims: the shape computations of exported models.
+
+    %s = ml.shape(%x : tensor<?x3xf32, ["N", 3]>)        holds (N, 3)
+    %n = ml.gather(%s, 0) ; %u = ml.unsqueeze(%n)         holds (N,)
+    %t = ml.concat(%u, ml.constant([-1]))                 holds (N, -1)
+    %y = ml.reshape_dynamic(%z : tensor<..xNx12x64>, %t)  : tensor<?x768xf32, ["N", 768]>
+
+`record(op, held)` adds what `op`'s result holds to `held` (value -> a tuple of dims: static
+sizes, symbols, or None for unknown entries) when it is a 0-d or 1-d integer tensor computed
+from `ml.shape`, constants, concat, slice, gather, (un)squeeze and integer casts.
+`result_types(op, held)` gives the result types of the ops whose result shape is such a tensor
+(`ml.constant_of_shape_dynamic`, `ml.expand_dynamic`, `ml.reshape_dynamic`), so the
+`shape-inference` pass keeps the inputs' symbols where each op's own inference, which sees
+types only, says `?`. The compiled path checks at run time that the computed shape is the
+refined type (a mismatch is an ExecutionError), so a refinement is never trusted blindly.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from mlir_lite.ir.core import Operation, OpResult, Value
+from mlir_lite.ir.types import Dim, TensorType, Type
+
+__all__ = ["Held", "record", "result_types"]
+
+Held = Dict[Value, Tuple[Dim, ...]]
+_MAX_ENTRIES = 16  # shape tensors are short; larger integer tensors are data
+
+
+def _int_tensor(t: Type) -> Optional[TensorType]:
+    if isinstance(t, TensorType) and t.element.is_int and t.shape is not None and \
+            len(t.shape) <= 1:
+        return t
+    return None
+
+
+def _entries(dims: Sequence[Dim]) -> Tuple[Dim, ...]:
+    return tuple(d if type(d) in (int, str) else None for d in dims)
+
+
+def _positions(n: int, starts: Sequence[int], ends: Sequence[int],
+               steps: Sequence[int]) -> Optional[List[int]]:
+    if len(starts) != 1 or len(ends) != 1 or len(steps) > 1:
+        return None
+    return list(range(n))[slice(starts[0], ends[0], steps[0] if steps else 1)]
+
+
+def _const(op: Operation) -> Optional[np.ndarray]:
+    if op.name != "ml.constant":
+        return None
+    arr = np.asarray(op.attributes["value"].array)
+    return arr if arr.dtype.kind in "iu" and arr.ndim <= 1 and arr.size <= _MAX_ENTRIES else None
+
+
+def _holds(op: Operation, held: Held) -> Optional[Tuple[Dim, ...]]:
+    """What `op`'s single result holds, from its operands' contents."""
+    name, a = op.name, op.attributes
+    ins = [held.get(v) for v in op.operands]
+    if name == "ml.shape":
+        t = op.operands[0].type
+        if not isinstance(t, TensorType) or t.shape is None:
+            return None
+        r = len(t.shape)
+        start, end = a.get("start", 0), a.get("end")
+        return _entries(t.shape[slice(start, r if end is None else end)])
+    arr = _const(op)
+    if arr is not None:
+        return tuple(int(x) for x in arr.reshape(-1))
+    if name == "ml.concat" and ins:
+        out: Tuple[Dim, ...] = ()
+        for c in ins:
+            if c is None:
+                return None
+            out += c
+        return out
+    if not ins or ins[0] is None:
+        return None
+    src = ins[0]
+    if name in ("ml.unsqueeze", "ml.squeeze", "ml.reshape", "ml.identity"):
+        return src  # 0-d <-> 1-element 1-d: the same entries
+    if name == "ml.cast":
+        to = a.get("to")
+        return src if to is not None and getattr(to, "is_int", False) else None
+    if name == "ml.slice":
+        pos = _positions(len(src), a["starts"], a["ends"], a.get("steps") or ())
+        return None if pos is None else tuple(src[p] for p in pos)
+    if name == "ml.gather" and a.get("axis", 0) == 0 and len(op.operands) == 2:
+        ind = op.operands[1]
+        idx = _const(ind.op) if isinstance(ind, OpResult) else None
+        if idx is None:
+            return None
+        n = len(src)
+        picks = [int(i) + n if int(i) < 0 else int(i) for i in idx.reshape(-1)]
+        if not all(0 <= p < n for p in picks):
+            return None
+        return tuple(src[p] for p in picks)
+    return None
+
+
+def record(op: Operation, held: Held) -> None:
+    """Remember what `op`'s result holds, when it is a small integer tensor of known entries."""
+    if len(op.results) != 1 or _int_tensor(op.results[0].type) is None:
+        return
+    c = _holds(op, held)
+    t = op.results[0].type
+    assert isinstance(t, TensorType) and t.shape is not None
+    n = 1 if not t.shape else t.shape[0]
+    if c is not None and len(c) <= _MAX_ENTRIES and (type(n) is not int or n == len(c)):
+        held[op.results[0]] = c
+
+
+def _broadcast(a: Sequence[Dim], b: Sequence[Dim]) -> Tuple[Dim, ...]:
+    """numpy broadcasting of two shapes whose dims may be symbols (None: not known)."""
+    r = max(len(a), len(b))
+    a = (1,) * (r - len(a)) + tuple(a)
+    b = (1,) * (r - len(b)) + tuple(b)
+    out: List[Dim] = []
+    for x, y in zip(a, b):
+        out.append(y if x == 1 else x if y == 1 else x if x == y else None)
+    return tuple(out)
+
+
+def _reshaped(src: Sequence[Dim], target: Sequence[Dim], allowzero: int) -> Tuple[Dim, ...]:
+    """ONNX Reshape's result dims (0 copies the input dim unless allowzero, -1 is inferred
+    when the other dims leave exactly a static size or one symbol)."""
+    out: List[Dim] = []
+    for i, d in enumerate(target):
+        if d == 0 and not allowzero:
+            out.append(src[i] if i < len(src) else None)
+        elif type(d) is int and d < -1:
+            return tuple(None for _ in target)
+        else:
+            out.append(d)
+    if out.count(-1) != 1:
+        return tuple(None if d == -1 else d for d in out)
+    rest: List[Dim] = list(src)
+    size = 1
+    for d in out:
+        if d == -1:
+            continue
+        if type(d) is str and d in rest:
+            rest.remove(d)
+        elif type(d) is int:
+            size *= d
+        else:
+            return tuple(None if x == -1 else x for x in out)
+    if any(x is None for x in rest):
+        return tuple(None if x == -1 else x for x in out)
+    syms = [x for x in rest if type(x) is str]
+    prod = 1
+    for x in rest:
+        if type(x) is int:
+            prod *= x
+    if not syms and size and prod % size == 0:
+        inferred: Dim = prod // size
+    elif len(syms) == 1 and size == prod:
+        inferred = syms[0]
+    else:
+        inferred = None
+    return tuple(inferred if d == -1 else d for d in out)
+
+
+def result_types(op: Operation, held: Held) -> Optional[List[Type]]:
+    """The result types of a shape-consuming op from what its shape operand holds."""
+    if op.name not in ("ml.constant_of_shape_dynamic", "ml.expand_dynamic",
+                       "ml.reshape_dynamic") or len(op.results) != 1:
+        return None
+    out = op.results[0].type
+    shape = held.get(op.operands[-1])
+    if not isinstance(out, TensorType) or shape is None:
+        return None
+    if op.name == "ml.constant_of_shape_dynamic":
+        return [out.with_shape(shape)]
+    x = op.operands[0].type
+    if not isinstance(x, TensorType) or x.shape is None:
+        return None
+    if op.name == "ml.expand_dynamic":
+        return [out.with_shape(_broadcast(x.shape, shape))]
+    return [out.with_shape(_reshaped(x.shape, shape, op.attributes.get("allowzero", 0)))]
