@@ -25,7 +25,7 @@ them follow, repeated until nothing changes.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List
+from typing import AbstractSet, Dict, List, Optional
 
 from mlir_lite.ir.core import Block, Operation, Value
 from mlir_lite.ir.opdef import DeclaredOp
@@ -38,8 +38,12 @@ from .registry import register_pass
 __all__ = ["ShapeInference", "infer_shapes", "refine_type"]
 
 
-def refine_type(declared: Type, inferred: Type) -> Type:
-    """`declared` with what `inferred` knows in addition; `declared` when they conflict."""
+def refine_type(declared: Type, inferred: Type, bound: Optional[AbstractSet[str]] = None
+                ) -> Type:
+    """`declared` with what `inferred` knows in addition; `declared` when they conflict. With
+    `bound` (the symbols function arguments bind), a declared symbol outside it (ONNX shape
+    inference's `unk__N` names of intermediate values) gives way to an inferred size or bound
+    symbol; without it every declared symbol stays."""
     if declared == inferred:
         return declared
     if not (isinstance(declared, TensorType) and isinstance(inferred, TensorType)):
@@ -52,7 +56,8 @@ def refine_type(declared: Type, inferred: Type) -> Type:
         return declared
     dims = []
     for d, i in zip(declared.shape, inferred.shape):
-        if d is None:
+        if d is None or (bound is not None and type(d) is str and d not in bound and d != i
+                         and (type(i) is int or (type(i) is str and i in bound))):
             dims.append(i)
         elif type(i) is int and type(d) is int and i != d:
             return declared  # a contradiction: leave it for the verifier to report
@@ -83,6 +88,7 @@ class _Inference:
         self.groups: List[List[Value]] = []  # values whose types must stay exactly equal
         self.funcs: Dict[str, Operation] = {}
         self.held: shape_values.Held = {}  # what small integer tensors hold (shape_values.py)
+        self.bound: AbstractSet[str] = frozenset()  # the symbols function arguments bind
 
     def set_type(self, v: Value, t: Type) -> None:
         if v.type != t:
@@ -90,7 +96,7 @@ class _Inference:
             v.type = t
 
     def refine(self, v: Value, t: Type) -> None:
-        self.set_type(v, refine_type(v.type, t))
+        self.set_type(v, refine_type(v.type, t, self.bound))
 
     # -- walking -----------------------------------------------------------------------------
     def block(self, b: Block) -> None:
@@ -223,6 +229,16 @@ class _Inference:
                 f.attributes["function_type"] = FunctionType(ft.inputs, results)
 
 
+def _argument_symbols(module: Operation) -> AbstractSet[str]:
+    out = set()
+    for op in module.walk():
+        if op.name == "func.func":
+            for t in op.attributes["function_type"].inputs:
+                if isinstance(t, TensorType) and t.shape is not None:
+                    out |= {d for d in t.shape if type(d) is str}
+    return frozenset(out)
+
+
 def infer_shapes(module: Operation, max_rounds: int = 8) -> bool:
     """Refine result types under `module` in place; True when some type became more precise."""
     before = {}
@@ -234,6 +250,7 @@ def infer_shapes(module: Operation, max_rounds: int = 8) -> bool:
     for _ in range(max(1, max_rounds)):
         inf.groups = []
         inf.held = {}
+        inf.bound = _argument_symbols(module)
         inf.funcs = {op.attributes["sym_name"]: op for op in module.walk()
                      if op.name == "func.func" and "sym_name" in op.attributes}
         state = {v: v.type for v in _subtree_values(module)}

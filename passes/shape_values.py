@@ -9,7 +9,8 @@
 sizes, symbols, or None for unknown entries) when it is a 0-d or 1-d integer tensor computed
 from `ml.shape`, constants, concat, slice, gather, (un)squeeze and integer casts.
 `result_types(op, held)` gives the result types of the ops whose result shape is such a tensor
-(`ml.constant_of_shape_dynamic`, `ml.expand_dynamic`, `ml.reshape_dynamic`), so the
+(`ml.constant_of_shape_dynamic`, `ml.expand_dynamic`, `ml.reshape_dynamic`, `ml.slice_dynamic`,
+and `ml.(un)squeeze_dynamic` / `ml.tile_dynamic` with known sizes), so the
 `shape-inference` pass keeps the inputs' symbols where each op's own inference, which sees
 types only, says `?`. The compiled path checks at run time that the computed shape is the
 refined type (a mismatch is an ExecutionError), so a refinement is never trusted blindly.
@@ -20,7 +21,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mlir_lite.ir.core import Operation, OpResult, Value
+from mlir_lite.errors import MlirLiteError
+from mlir_lite.ir.core import OP_REGISTRY, Operation, OpResult, Value
 from mlir_lite.ir.types import Dim, TensorType, Type
 
 __all__ = ["Held", "record", "result_types"]
@@ -162,10 +164,83 @@ def _reshaped(src: Sequence[Dim], target: Sequence[Dim], allowzero: int) -> Tupl
     return tuple(inferred if d == -1 else d for d in out)
 
 
+# run-time-parameter op -> (its static op, the attribute each parameter operand becomes)
+_STATIC_FORM = {"ml.unsqueeze_dynamic": ("ml.unsqueeze", "axes"),
+                "ml.squeeze_dynamic": ("ml.squeeze", "axes"),
+                "ml.tile_dynamic": ("ml.tile", "repeats")}
+
+
+def _static_form(op: Operation, held: Held) -> Optional[List[Type]]:
+    """The static op's inference, when every entry of the parameter operand is a known size."""
+    static, attr = _STATIC_FORM[op.name]
+    p = held.get(op.operands[1])
+    if p is None or not all(type(d) is int for d in p):
+        return None
+    try:
+        return list(OP_REGISTRY[static].infer_result_types([op.operands[0].type],
+                                                            {attr: tuple(p)}, op.loc))
+    except MlirLiteError:
+        return None
+
+
+def _sliced(op: Operation, held: Held) -> Optional[List[Type]]:
+    """ml.slice_dynamic whose starts/ends/axes/steps are held: the static slice's dims, and
+    where an end is a symbol S (start 0, step 1) the result dim S. On a static dim M that
+    assumes S <= M (the exporters' `buffer[:, :seq]`, Min(M, S)): a guard, since the kernel
+    checks at run time that the slice gives the result type's shape."""
+    x = op.operands[0].type
+    if not isinstance(x, TensorType) or x.shape is None:
+        return None
+    parts = [held.get(v) for v in op.operands[1:]]
+    if any(p is None for p in parts):
+        return None
+    starts, ends = parts[0], parts[1]
+    assert starts is not None and ends is not None
+    rank = len(x.shape)
+    axes = parts[2] if len(parts) > 2 else tuple(range(len(starts)))
+    steps = parts[3] if len(parts) > 3 else (1,) * len(starts)
+    assert axes is not None and steps is not None
+    if not (len(starts) == len(ends) == len(axes) == len(steps)) or \
+            not all(type(v) is int for v in tuple(starts) + tuple(axes) + tuple(steps)):
+        return None
+    out = list(x.shape)
+    static: Dict[str, List[int]] = {"starts": [], "ends": [], "axes": [], "steps": []}
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        assert type(a) is int and type(s) is int and type(st) is int
+        a = a + rank if a < 0 else a
+        if not 0 <= a < rank:
+            return None
+        if type(e) is str:
+            if s != 0 or st != 1:
+                return None
+            out[a] = e
+        elif type(e) is int:
+            static["starts"].append(s)
+            static["ends"].append(e)
+            static["axes"].append(a)
+            static["steps"].append(st)
+        else:
+            return None
+    t = x.with_shape(out)
+    if static["axes"]:
+        try:
+            (t,) = OP_REGISTRY["ml.slice"].infer_result_types(  # type: ignore[assignment]
+                [t], {k: tuple(v) for k, v in static.items()}, op.loc)
+        except MlirLiteError:
+            return None
+    return [t]
+
+
 def result_types(op: Operation, held: Held) -> Optional[List[Type]]:
     """The result types of a shape-consuming op from what its shape operand holds."""
+    if len(op.results) != 1:
+        return None
+    if op.name in _STATIC_FORM:
+        return _static_form(op, held)
+    if op.name == "ml.slice_dynamic":
+        return _sliced(op, held)
     if op.name not in ("ml.constant_of_shape_dynamic", "ml.expand_dynamic",
-                       "ml.reshape_dynamic") or len(op.results) != 1:
+                       "ml.reshape_dynamic"):
         return None
     out = op.results[0].type
     shape = held.get(op.operands[-1])

@@ -14,6 +14,12 @@ def test_refine_type_rules() -> None:
     assert refine_type(tensor(None), tensor([3, "N"])) == tensor([3, "N"])
     assert refine_type(tensor([None, 4]), tensor(["N", 4])) == tensor(["N", 4])
     assert refine_type(tensor(["M", 4]), tensor([3, 4])) == tensor(["M", 4])  # symbol kept
+    # a symbol no argument binds (ONNX's unk__0) gives way to a size or a bound symbol
+    assert refine_type(tensor(["unk__0", 4]), tensor([3, 4]), {"N"}) == tensor([3, 4])
+    assert refine_type(tensor(["unk__0", 4]), tensor(["N", 4]), {"N"}) == tensor(["N", 4])
+    assert refine_type(tensor(["N", 4]), tensor([3, 4]), {"N"}) == tensor(["N", 4])
+    assert refine_type(tensor(["unk__0", 4]), tensor(["unk__1", 4]), {"N"}) == \
+        tensor(["unk__0", 4])
     assert refine_type(tensor([2, 4]), tensor([3, 4])) == tensor([2, 4])  # conflict: unchanged
     assert refine_type(tensor([None]), tensor([None, 1])) == tensor([None])  # rank mismatch
     assert refine_type(tensor([None], "f32"), tensor([3], "i32")) == tensor([None], "f32")
