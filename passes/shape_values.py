@@ -23,7 +23,8 @@ import numpy as np
 
 from mlir_lite.errors import MlirLiteError
 from mlir_lite.ir.core import OP_REGISTRY, Operation, OpResult, Value
-from mlir_lite.ir.types import Dim, TensorType, Type
+from mlir_lite.ir.dialects.ml.shape import reshape_target
+from mlir_lite.ir.types import Dim, TensorType, Type, broadcast_shapes
 
 __all__ = ["Held", "record", "result_types"]
 
@@ -113,57 +114,6 @@ def record(op: Operation, held: Held) -> None:
         held[op.results[0]] = c
 
 
-def _broadcast(a: Sequence[Dim], b: Sequence[Dim]) -> Tuple[Dim, ...]:
-    """numpy broadcasting of two shapes whose dims may be symbols (None: not known)."""
-    r = max(len(a), len(b))
-    a = (1,) * (r - len(a)) + tuple(a)
-    b = (1,) * (r - len(b)) + tuple(b)
-    out: List[Dim] = []
-    for x, y in zip(a, b):
-        out.append(y if x == 1 else x if y == 1 else x if x == y else None)
-    return tuple(out)
-
-
-def _reshaped(src: Sequence[Dim], target: Sequence[Dim], allowzero: int) -> Tuple[Dim, ...]:
-    """ONNX Reshape's result dims (0 copies the input dim unless allowzero, -1 is inferred
-    when the other dims leave exactly a static size or one symbol)."""
-    out: List[Dim] = []
-    for i, d in enumerate(target):
-        if d == 0 and not allowzero:
-            out.append(src[i] if i < len(src) else None)
-        elif type(d) is int and d < -1:
-            return tuple(None for _ in target)
-        else:
-            out.append(d)
-    if out.count(-1) != 1:
-        return tuple(None if d == -1 else d for d in out)
-    rest: List[Dim] = list(src)
-    size = 1
-    for d in out:
-        if d == -1:
-            continue
-        if type(d) is str and d in rest:
-            rest.remove(d)
-        elif type(d) is int:
-            size *= d
-        else:
-            return tuple(None if x == -1 else x for x in out)
-    if any(x is None for x in rest):
-        return tuple(None if x == -1 else x for x in out)
-    syms = [x for x in rest if type(x) is str]
-    prod = 1
-    for x in rest:
-        if type(x) is int:
-            prod *= x
-    if not syms and size and prod % size == 0:
-        inferred: Dim = prod // size
-    elif len(syms) == 1 and size == prod:
-        inferred = syms[0]
-    else:
-        inferred = None
-    return tuple(inferred if d == -1 else d for d in out)
-
-
 # run-time-parameter op -> (its static op, the attribute each parameter operand becomes)
 _STATIC_FORM = {"ml.unsqueeze_dynamic": ("ml.unsqueeze", "axes"),
                 "ml.squeeze_dynamic": ("ml.squeeze", "axes"),
@@ -251,6 +201,10 @@ def result_types(op: Operation, held: Held) -> Optional[List[Type]]:
     x = op.operands[0].type
     if not isinstance(x, TensorType) or x.shape is None:
         return None
-    if op.name == "ml.expand_dynamic":
-        return [out.with_shape(_broadcast(x.shape, shape))]
-    return [out.with_shape(_reshaped(x.shape, shape, op.attributes.get("allowzero", 0)))]
+    try:
+        if op.name == "ml.expand_dynamic":
+            return [out.with_shape(broadcast_shapes(x.shape, shape))]
+        return [out.with_shape(reshape_target(x.shape, shape,
+                                              op.attributes.get("allowzero", 0)))]
+    except ValueError:  # shapes that cannot hold: left to the op's run-time check
+        return None

@@ -51,11 +51,12 @@ Attrs = Dict[str, Any]
 def reshape_target(in_shape: Optional[tuple], shape: tuple, allowzero: int) -> List[Any]:
     """ONNX Reshape's output dims for `shape` (0 copies, -1 infers), symbols where possible.
 
-    Shared by type inference (dims may be symbolic) and the interpreter (all static).
+    Shared by type inference (dims may be symbolic), the interpreter (all static) and
+    shape-inference's shape values (`shape` entries may be symbols or None there too).
     """
     if sum(1 for s in shape if s == -1) > 1:
         raise ValueError(f"shape {shape} has more than one -1")
-    if any(s < -1 for s in shape):
+    if any(type(s) is int and s < -1 for s in shape):
         raise ValueError(f"shape {shape} has a negative entry other than -1")
     if allowzero and 0 in shape and -1 in shape:
         raise ValueError(f"shape {shape} has both 0 and -1 while allowzero=1")
