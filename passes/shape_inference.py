@@ -247,10 +247,10 @@ def infer_shapes(module: Operation, max_rounds: int = 8) -> bool:
             before[op] = op.attributes["function_type"]
     changed = False
     inf = _Inference()
+    inf.bound = _argument_symbols(module)  # argument types do not change here, results do
     for _ in range(max(1, max_rounds)):
         inf.groups = []
         inf.held = {}
-        inf.bound = _argument_symbols(module)
         inf.funcs = {op.attributes["sym_name"]: op for op in module.walk()
                      if op.name == "func.func" and "sym_name" in op.attributes}
         state = {v: v.type for v in _subtree_values(module)}

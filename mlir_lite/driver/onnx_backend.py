@@ -118,8 +118,7 @@ class MlirLiteBackend(Backend):
         module, ins, outs = import_onnx_with_names(model, **opts)
         # the interpreter, the reference, runs the model as imported; compiled paths at -O2
         level = opt_level if opt_level is not None else 0 if executor == "interpreter" else 2
-        fn = compile(module, CompileOptions(target=get_executor(executor, dev).name
-                                            if executor == "tvm" else executor,
+        fn = compile(module, CompileOptions(target=get_executor(executor, dev),
                                             opt_level=level))
         return MlirLiteRep(fn.module, ins, outs, fn, executor)
 
