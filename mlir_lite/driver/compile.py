@@ -25,7 +25,7 @@ import numpy as np
 from mlir_lite.errors import CompileError
 from mlir_lite.ir.dialects.builtin import ModuleOp
 
-from .executors import Executor, get_executor
+from .executors import Executor, TvmExecutor, get_executor
 from .pipeline import pipeline_text
 
 __all__ = ["CompileOptions", "Compiled", "compile", "optimize", "pipeline_for", "load_source",
@@ -152,7 +152,7 @@ def load_source(source: Any, func: str = "main"
         return module, _arg_names(module, func), _return_names(module, func)
     from mlir_lite.frontends.onnx import import_onnx_with_names
     module, _, outs = import_onnx_with_names(source)
-    return module, _arg_names(module), outs
+    return module, _arg_names(module, func), outs
 
 
 def _arg_names(module: ModuleOp, func: str = "main") -> List[str]:
@@ -204,12 +204,12 @@ def compile_to_artifact(source: Any, path: str, options: Optional[CompileOptions
     """`compile(source, options)` for a TVM target, written as an artifact (.mlc) that
     `mlir_lite.load` runs with numpy and TVM's runtime only."""
     from mlir_lite.backends.tvm.artifact import save_artifact
-    from mlir_lite.backends.tvm.build import CompiledFunction
-    compiled = compile(source, options, **overrides)
+    opts = _options(options, overrides)
+    if not isinstance(get_executor(opts.target), TvmExecutor):  # refused before any work
+        raise CompileError(f"target {opts.target!r} makes no artifact (a TVM target does: "
+                           "cpu or cuda)")
+    compiled = compile(source, opts)
     exe = compiled.executable
-    if not isinstance(exe, CompiledFunction):
-        raise CompileError(f"target {compiled.options.target!r} makes no artifact (a TVM "
-                           "target does: cpu or cuda)")
     t0 = time.perf_counter()
     extra: Dict[str, Any] = {"opt_level": compiled.options.opt_level,
                              "pipeline": compiled.pipeline}
