@@ -43,14 +43,25 @@ from . import (  # noqa: E402,F401
     rules_quant,
     rules_shape,
 )
-from .executor import BufferSpec, Executor, ForStep, IfStep, KernelCall, Plan, ViewStep, WhileStep  # noqa: E402
+from .executor import (  # noqa: E402
+    BindStep,
+    BufferSpec,
+    Executor,
+    ForStep,
+    IfStep,
+    KernelCall,
+    Plan,
+    ViewStep,
+    WhileStep,
+)
 from .fused import lower_fused  # noqa: E402
-from .lower import FUNCTION_SYMBOLS, KINDS, LOWERING, LowerContext, tvm_dtype, value_dtype  # noqa: E402
+from .lower import BOUND_DIMS, BOUND_SYMBOLS, KINDS, LOWERING, LowerContext, tvm_dtype, value_dtype  # noqa: E402
 from .prepack import prepack_matmul_weights, prepack_weights  # noqa: E402
-from .rules_shape import reshape_shape  # noqa: E402
+from .rules_shape import _typed_dim, _vars_in, reshape_shape  # noqa: E402
 from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
 from .schedules.cpu import with_hoisted_inits  # noqa: E402
 from .shape_expr import free_symbols, to_data  # noqa: E402
+from .shape_functions import SHAPE_FUNCTIONS  # noqa: E402
 
 __all__ = ["host_target", "cuda_target", "cpu_config", "resolve_target", "target_facts",
            "KernelInfo", "CompiledFunction", "compile_function", "unsupported_ops"]
@@ -183,6 +194,8 @@ class _Builder:
         self.seen: Dict[tuple, list] = {}   # structural hash -> [(prim, symbol)]
         self.raw: Dict[str, tirx.PrimFunc] = {}  # symbol -> unscheduled kernel (for tuning)
         self.serial: Dict[str, tuple] = {}  # symbol -> (its serial variant, work expression)
+        self.bound: Dict[str, tirx.Var] = {}  # symbols bound so far (arguments, shape steps)
+        self.bound_dims: Dict[Value, List[Any]] = {}  # values whose dims a shape step bound
 
     def var(self, name: str) -> tirx.Var:
         v = self.vars.get(name)
@@ -216,11 +229,13 @@ class _Builder:
             self.base_symbols |= {v.name for v in shape if isinstance(v, tirx.Var)}
             self.value_ids[a] = self.add_buffer(shape, tvm_dtype(t.element), "input",
                                                 a.name_hint or f"arg{i}")
-        token = FUNCTION_SYMBOLS.set({n: self.vars[n] for n in self.base_symbols})
+        self.bound.update({n: self.vars[n] for n in self.base_symbols})
+        tokens = BOUND_SYMBOLS.set(self.bound), BOUND_DIMS.set(self.bound_dims)
         try:
             self.steps, ret = self.block_steps(self.func.entry_block)
         finally:
-            FUNCTION_SYMBOLS.reset(token)
+            BOUND_SYMBOLS.reset(tokens[0])
+            BOUND_DIMS.reset(tokens[1])
         self.outputs = ret
 
     def host_buffer(self, v: Value, what: str, op: Operation) -> int:
@@ -293,6 +308,8 @@ class _Builder:
         ctx = LowerContext(op, kind=KINDS.get(op.name, "injective"))
         for r in op.results:
             _tensor_type(r.type, f"result of {op.name}", op)
+        if op.name in SHAPE_FUNCTIONS:
+            self.bind_result_dims(k, op, in_ids, holders)
         try:
             if ctx.kind == "view":
                 src = self.value_ids[op.operands[0]]
@@ -324,15 +341,22 @@ class _Builder:
             self.value_ids[r] = out_ids[-1]
         flag_ids = [self.add_buffer([tirx.IntImm("int64", 1)], "int32", "temp")
                     for _ in ctx.checks]
-        arg_ids = in_ids + out_ids + flag_ids
-        tensors = [holders[b] for b in in_ids] + outs + [c.flag for c in ctx.checks]
-        bare = {d.name for b in arg_ids for d in self.shapes[b] if isinstance(d, tirx.Var)}
-        used = set().union(*[free_symbols(d) for b in arg_ids for d in self.buffers[b].shape])
-        scalars = tuple(sorted(used - bare))
         symbol = f"k{k}_{op.name.split('.', 1)[-1]}"
         if op.name == "ml.fused":
             symbol = f"k{k}_" + "".join(c if c.isalnum() else "_"
                                         for c in str(op.attributes.get("kernel") or "fused"))
+        self.emit_kernel(op, ctx, symbol, in_ids, holders, out_ids, outs, flag_ids)
+
+    def emit_kernel(self, op: Operation, ctx: LowerContext, symbol: str, in_ids: List[int],
+                    holders: Dict[int, te.Tensor], out_ids: List[int], outs: Sequence[Any],
+                    flag_ids: List[int], schedule: bool = True) -> None:
+        """Build, schedule (unless not `schedule`) and call kernel `symbol` computing `outs`
+        (and `ctx`'s check flags) from the buffers `in_ids`."""
+        arg_ids = in_ids + out_ids + flag_ids
+        tensors = [holders[b] for b in in_ids] + list(outs) + [c.flag for c in ctx.checks]
+        bare = {d.name for b in arg_ids for d in self.shapes[b] if isinstance(d, tirx.Var)}
+        used = set().union(*[free_symbols(d) for b in arg_ids for d in self.buffers[b].shape])
+        scalars = tuple(sorted(used - bare))
         try:
             prim = te.create_prim_func(tensors + [self.vars[s] for s in scalars])
         except RuntimeError as e:
@@ -344,7 +368,7 @@ class _Builder:
         else:
             info = KernelInfo(symbol, op.name, ctx.kind)
             self.raw[symbol] = prim
-            if not self.is_cuda:
+            if not self.is_cuda and schedule:
                 raw = prim
                 prim, info.schedule = schedule_cpu(raw, ctx.kind, ctx.hints, self.cfg)
                 prim, hoisted = with_hoisted_inits(prim)  # reductions over empty sets
@@ -358,6 +382,46 @@ class _Builder:
         self.steps.append(KernelCall(symbol, tuple(arg_ids), scalars, checks, op.name,
                                      str(op.loc), tuple(out_ids), serial, work,
                                      self.cfg.parallel_min * 4 if serial else 0))
+
+    def bind_result_dims(self, k: int, op: Operation, in_ids: List[int],
+                         holders: Dict[int, te.Tensor]) -> None:
+        """A shape step for the result dims of `op` that are not known before it runs (`?`,
+        or a symbol nothing bound yet): a kernel computes them with the op's shape function
+        (shape_functions.py), and a BindStep binds each to a symbol: the symbol its type
+        names, or a fresh one."""
+        known = _vars_in([h.shape for h in holders.values()])
+        unknown = [(i, j, d) for i, r in enumerate(op.results)
+                   for j, d in enumerate(r.type.dims)  # type: ignore[attr-defined]
+                   if _typed_dim(d, known) is None]
+        if not unknown:
+            return
+        args = [holders[self.value_ids[v]] for v in op.operands]
+        try:
+            dims = SHAPE_FUNCTIONS[op.name](op, *args)
+            exprs = [dims[i][j] for i, j, _ in unknown]
+        except (NotImplementedError, ValueError, TypeError, IndexError) as e:
+            raise CompileError(f"cannot compute the run-time shape of {op.name}: {e}",
+                               op.loc) from e
+
+        def pick(t: Any) -> Any:
+            v: Any = tirx.IntImm("int64", 0)
+            for n in range(len(exprs) - 1, -1, -1):
+                v = tirx.Select(t == n, exprs[n].astype("int64"), v)
+            return v
+        out = te.compute((len(exprs),), pick, name="dims")
+        buf = self.add_buffer([tirx.IntImm("int64", len(exprs))], "int64", "temp")
+        self.emit_kernel(op, LowerContext(op), f"k{k}_{op.name.split('.', 1)[-1]}_dims",
+                         in_ids, holders, [buf], [out], [], schedule=False)
+        names = []
+        for i, j, d in unknown:
+            name = d if type(d) is str else f"_k{k}_r{i}_d{j}"
+            names.append(name)
+            self.bound[name] = self.var(name)
+        self.steps.append(BindStep(buf, tuple(names), op.name, str(op.loc)))
+        fresh = {(i, j): self.vars[n] for (i, j, _), n in zip(unknown, names)}
+        for i, r in enumerate(op.results):
+            self.bound_dims[r] = [fresh[i, j] if (i, j) in fresh else _typed_dim(d, known)
+                                  for j, d in enumerate(r.type.dims)]  # type: ignore[attr-defined]
 
     def add_serial_variant(self, symbol: str, raw: tirx.PrimFunc, scheduled: tirx.PrimFunc,
                            ctx: LowerContext) -> None:

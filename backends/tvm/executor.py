@@ -3,6 +3,7 @@ TVM's runtime, so that a saved artifact runs without the compiler; re-exported h
 from __future__ import annotations
 
 from mlir_lite.runtime.plan import (
+                            BindStep,
                             BufferSpec,
                             Executor,
                             ForStep,
@@ -13,5 +14,5 @@ from mlir_lite.runtime.plan import (
                             WhileStep,
 )
 
-__all__ = ["BufferSpec", "KernelCall", "ViewStep", "IfStep", "ForStep", "WhileStep", "Plan",
-           "Executor"]
+__all__ = ["BufferSpec", "KernelCall", "ViewStep", "BindStep", "IfStep", "ForStep", "WhileStep",
+           "Plan", "Executor"]

@@ -36,13 +36,18 @@ from mlir_lite.ir.types import ElementType, TensorType
 
 __all__ = ["LOWERING", "KINDS", "lower", "declared_kind", "LowerContext", "tvm_dtype",
            "value_dtype", "dtype_of", "load", "is_one", "same_dim", "broadcast_shape",
-           "broadcast_index", "Check", "FUNCTION_SYMBOLS"]
+           "broadcast_index", "Check", "BOUND_SYMBOLS", "BOUND_DIMS"]
 
-# The symbols the function being built binds from its arguments (name -> the builder's Var),
-# set by build.py while it lowers: a kernel may size its results with them (the plan knows their
-# values when it calls the kernel), not only with the symbols its own inputs carry.
-FUNCTION_SYMBOLS: ContextVar[Mapping[str, Any]] = ContextVar("FUNCTION_SYMBOLS",
-                                                             default=MappingProxyType({}))
+# The symbols bound before the kernel being lowered runs (name -> the builder's Var): those the
+# function's arguments bind and those a shape step bound from run-time values. Set by build.py
+# while it lowers: a kernel may size its results with them (the plan knows their values when it
+# calls the kernel), not only with the symbols its own inputs carry.
+BOUND_SYMBOLS: ContextVar[Mapping[str, Any]] = ContextVar("BOUND_SYMBOLS",
+                                                          default=MappingProxyType({}))
+# The dims of values whose unknown (`?`) dims a shape step bound (value -> one expression per
+# dim), set by build.py: `rules_dynamic.result_shape` reads them before the result type.
+BOUND_DIMS: ContextVar[Mapping[Value, Sequence[Any]]] = ContextVar("BOUND_DIMS",
+                                                                   default=MappingProxyType({}))
 
 
 Rule = Callable[..., Union[te.Tensor, Sequence[te.Tensor]]]

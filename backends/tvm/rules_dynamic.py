@@ -2,12 +2,12 @@
 compress, constant_of_shape_dynamic and the shape-changing `*_dynamic` ops (reshape, squeeze,
 unsqueeze, tile, slice, split, pad, and nearest-neighbour resize).
 
-A kernel needs its output shape at compile time, so these rules take it from the op's result
-type (static dims, or symbols that the kernel's inputs carry), which the importer gets from the
-model's declared outputs or shape inference. The kernel reads the run-time parameters and
+A kernel's output shape comes from the op's result type (static dims, or symbols bound before
+it runs), which the importer gets from the model's declared outputs or shape inference; where a
+dim is unknown at compile time, build.py runs the op's shape function (shape_functions.py) in a
+shape step first and binds it to a new symbol. The kernel reads the run-time parameters and
 *checks* that they give exactly that shape (`ctx.add_check`: a mismatch is an ExecutionError
-naming the op, never a wrong or out-of-bounds result). A result dim that is unknown (`?`) at
-compile time is a CompileError: the plan has no host step that could size a buffer from data.
+naming the op, never a wrong or out-of-bounds result).
 
 nonzero and compress number the selected elements with an O(n^2) prefix count, and each output
 element searches for its source (O(n * out)); fine for the index-sized tensors they get.
@@ -22,10 +22,11 @@ from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups
 from mlir_lite.ir.types import TensorType
 
-from .lower import LowerContext, dtype_of, load, lower
+from .lower import BOUND_DIMS, LowerContext, dtype_of, load, lower
 from .rules_shape import _clamp, _typed_dim, _vars_in, nearest_index
 
-__all__ = ["result_shape", "scalar_of", "entry", "unravel", "any_of", "i64"]
+__all__ = ["result_shape", "scalar_of", "entry", "unravel", "any_of", "i64", "slice_geometry",
+           "slice_groups", "axis_mask", "static_len"]
 
 Expr = Any
 
@@ -35,8 +36,12 @@ def i64(v: Any) -> Expr:
 
 
 def result_shape(op: Operation, inputs: Sequence[te.Tensor], i: int = 0) -> List[Expr]:
-    """Result `i`'s type as TVM dims (symbols taken from `inputs`); NotImplementedError when a
-    dim is not known at compile time."""
+    """Result `i`'s dims as TVM expressions: those a shape step bound (lower.BOUND_DIMS), else
+    its type's (symbols taken from `inputs` or bound before the kernel runs); NotImplementedError
+    when a dim is not known at compile time."""
+    bound = BOUND_DIMS.get().get(op.results[i])
+    if bound is not None:
+        return list(bound)
     t = op.results[i].type
     if not isinstance(t, TensorType) or t.shape is None:
         raise NotImplementedError(f"{op.name}: the result rank is not known at compile time")
@@ -247,7 +252,7 @@ def _reshape_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, s: te.Tenso
     return _copy_reshaped(ctx, x, out)
 
 
-def _axis_mask(axes: te.Tensor, rank: int) -> Callable[[int], Expr]:
+def axis_mask(axes: te.Tensor, rank: int) -> Callable[[int], Expr]:
     """p -> whether some entry of `axes` (negative ones count from the end of `rank`) is p."""
     n = int(axes.shape[0]) if axes.shape else 1
 
@@ -257,7 +262,7 @@ def _axis_mask(axes: te.Tensor, rank: int) -> Callable[[int], Expr]:
     return hit
 
 
-def _static_len(t: te.Tensor, what: str) -> int:
+def static_len(t: te.Tensor, what: str) -> int:
     if len(t.shape) == 0:
         return 1
     if len(t.shape) != 1 or not isinstance(t.shape[0], tirx.IntImm):
@@ -289,8 +294,8 @@ def _check_inserted(ctx: LowerContext, big: List[Expr], small: List[Expr],
 def _unsqueeze_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor,
                        axes: te.Tensor) -> te.Tensor:
     out = result_shape(op, [x, axes])
-    n = _static_len(axes, "axes")
-    _check_inserted(ctx, out, list(x.shape), _axis_mask(axes, len(out)), n)
+    n = static_len(axes, "axes")
+    _check_inserted(ctx, out, list(x.shape), axis_mask(axes, len(out)), n)
     return _copy_reshaped(ctx, x, out)
 
 
@@ -298,8 +303,8 @@ def _unsqueeze_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor,
 def _squeeze_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor,
                      axes: te.Tensor) -> te.Tensor:
     out = result_shape(op, [x, axes])
-    n = _static_len(axes, "axes")
-    _check_inserted(ctx, list(x.shape), out, _axis_mask(axes, len(x.shape)), n)
+    n = static_len(axes, "axes")
+    _check_inserted(ctx, list(x.shape), out, axis_mask(axes, len(x.shape)), n)
     return _copy_reshaped(ctx, x, out)
 
 
@@ -307,7 +312,7 @@ def _squeeze_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor,
 def _tile_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, reps: te.Tensor) -> te.Tensor:
     out = result_shape(op, [x, reps])
     r = len(x.shape)
-    if _static_len(reps, "repeats") != r:
+    if static_len(reps, "repeats") != r:
         raise NotImplementedError(f"{op.name}: repeats must have {r} entries")
     ctx.add_check(lambda: any_of([entry(reps, k) * i64(x.shape[k]) != i64(out[k])
                                   for k in range(r)]), [],
@@ -335,19 +340,19 @@ def _per_axis(vals: Optional[te.Tensor], axes: Optional[te.Tensor], rank: int,
     return res
 
 
-@lower("ml.slice_dynamic")
-def _slice_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor) -> te.Tensor:
-    g = operand_groups((x,) + xs, op.attributes, ("x", "starts", "ends", "axes?", "steps?"))
-    out = result_shape(op, [x] + list(xs))
+def slice_geometry(x: te.Tensor, g: dict) -> tuple:
+    """Per axis of `x`, the first index, step and length that the run-time starts/ends/axes/
+    steps operands (`g`, by name) select, as ONNX Slice clamps them; and the raw steps (to flag
+    a step of 0)."""
     r = len(x.shape)
-    n = _static_len(g["starts"], "starts")
+    n = static_len(g["starts"], "starts")
     big = i64(2 ** 62)
     marked = _per_axis(None, g["axes"], r, n, i64(0))  # 1 where some entry slices the axis
     starts = _per_axis(g["starts"], g["axes"], r, n, i64(0))
     ends = _per_axis(g["ends"], g["axes"], r, n, big)
     steps = _per_axis(g["steps"], g["axes"], r, n, i64(1)) if g["steps"] is not None else \
         [i64(1)] * r
-    first, lens = [], []
+    first, strides, lens = [], [], []
     for a in range(r):
         d = i64(x.shape[a])
         s, e, st = _clamp(starts[a], -big, big), _clamp(ends[a], -big, big), steps[a]
@@ -359,11 +364,23 @@ def _slice_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tenso
         safe = tirx.Select(st == i64(0), i64(1), st)
         ln = tirx.Select(pos, tirx.floordiv(e - s + safe - i64(1), safe),
                          tirx.floordiv(s - e - safe - i64(1), -safe))
-        ln = tirx.Select(marked[a] == i64(0), d, tirx.max(ln, i64(0)))
+        lens.append(tirx.Select(marked[a] == i64(0), d, tirx.max(ln, i64(0))))
         first.append(tirx.Select(marked[a] == i64(0), i64(0), s))
-        steps[a] = tirx.Select(marked[a] == i64(0), i64(1), safe)
-        lens.append(ln)
-    raw_steps = _per_axis(g["steps"], g["axes"], r, n, i64(1)) if g["steps"] is not None else []
+        strides.append(tirx.Select(marked[a] == i64(0), i64(1), safe))
+    raw_steps = steps if g["steps"] is not None else []
+    return first, strides, lens, raw_steps
+
+
+def slice_groups(op: Operation, x: te.Tensor, xs: Sequence[te.Tensor]) -> dict:
+    return operand_groups((x,) + tuple(xs), op.attributes,
+                          ("x", "starts", "ends", "axes?", "steps?"))
+
+
+@lower("ml.slice_dynamic")
+def _slice_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor) -> te.Tensor:
+    out = result_shape(op, [x] + list(xs))
+    r = len(x.shape)
+    first, steps, lens, raw_steps = slice_geometry(x, slice_groups(op, x, xs))
     ctx.add_check(lambda: any_of([lens[a] != i64(out[a]) for a in range(r)] +
                                  [st == i64(0) for st in raw_steps]), [],
                   f"{op.name}: a step is 0 or the run-time slice differs from the result type")
@@ -378,7 +395,7 @@ def _split_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor,
     k = op.attr("num_outputs")
     axis = norm_axis(op.attr("axis"), len(x.shape))
     outs = [result_shape(op, [x, split], i) for i in range(k)]
-    if _static_len(split, "split") != k:
+    if static_len(split, "split") != k:
         raise NotImplementedError(f"{op.name}: split must have {k} entries")
     ctx.add_check(lambda: any_of([entry(split, i) != i64(outs[i][axis]) for i in range(k)] +
                                  [sum((i64(o[axis]) for o in outs), i64(0))
@@ -403,8 +420,8 @@ def _pad_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor)
     r = len(x.shape)
     mode = op.attr("mode")
     pads, axes = g["pads"], g["axes"]
-    n = (_static_len(axes, "axes") if axes is not None else r)
-    if _static_len(pads, "pads") != 2 * n:
+    n = (static_len(axes, "axes") if axes is not None else r)
+    if static_len(pads, "pads") != 2 * n:
         raise NotImplementedError(f"{op.name}: pads must have {2 * n} entries")
     ends = te.compute([i64(n)], lambda j: entry(pads, j + i64(n)), name=ctx.name("pad_ends"))
     begin = _per_axis(pads, axes, r, n, i64(0))
@@ -457,7 +474,7 @@ def _resize_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tens
     axes = list(range(r)) if op.attr("axes") is None else [norm_axis(a, r) for a in
                                                             op.attr("axes")]
     param = scales if scales is not None else sizes
-    if param is None or _static_len(param, "scales/sizes") != len(axes):
+    if param is None or static_len(param, "scales/sizes") != len(axes):
         raise NotImplementedError("resize needs one scale or size per resized axis")
     ft = "float64"
     one = tirx.const(1.0, ft)

@@ -84,14 +84,13 @@ def _one_hot_dynamic(ctx: LowerContext, op: Operation, idx: te.Tensor, depth: te
 def _topk_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, k: te.Tensor) -> Any:
     out = result_shape(op, [x, k])
     axis = norm_axis(op.attr("axis"), len(x.shape))
-    kd = out[axis]
-    if not isinstance(kd, tirx.IntImm):
-        raise NotImplementedError(f"{op.name}: k must be static in the result type")
+    kd = out[axis]  # static, or a symbol (bound from k by the shape step)
     kv = scalar_of(ctx, k, "k")
     ctx.add_check(lambda: kv != kd, [], f"{op.name}: the run-time k differs from the result "
                                         "type's")
     attrs = {n: op.attr(n) for n in ("axis", "largest", "sorted")}
-    return LOWERING["ml.topk"](ctx, _OpView(op, {**attrs, "k": int(kd)}), x)
+    kk = int(kd) if isinstance(kd, tirx.IntImm) else kd
+    return LOWERING["ml.topk"](ctx, _OpView(op, {**attrs, "k": kk}), x)
 
 
 # -- reductions over run-time axes -----------------------------------------------------------------

@@ -135,10 +135,11 @@ def _one_hot(ctx: LowerContext, op: Operation, idx: te.Tensor, vals: te.Tensor) 
 def _topk(ctx: LowerContext, op: Operation, x: te.Tensor) -> List[te.Tensor]:
     rank = len(x.shape)
     axis = norm_axis(op.attr("axis"), rank)
-    k = op.attr("k")
+    k = op.attr("k")  # an int, or (from ml.topk_dynamic) a size bound at run time
+    kk = _i64(k) if isinstance(k, int) else k
     n = x.shape[axis]
     largest = bool(op.attr("largest"))
-    ctx.add_check(lambda: n < _i64(k), [], f"{op.name}: k = {k} exceeds the axis {axis} dim")
+    ctx.add_check(lambda: n < kk, [], f"{op.name}: k = {k} exceeds the axis {axis} dim")
 
     def put(o: Sequence[Expr], j: Expr) -> tuple:
         return tuple(o[:axis]) + (j,) + tuple(o[axis + 1:])
@@ -161,7 +162,7 @@ def _topk(ctx: LowerContext, op: Operation, x: te.Tensor) -> List[te.Tensor]:
         return te.sum(before(x[put(o, j)], j, x[o], i).astype("int64"), axis=j)
     ranks = te.compute(x.shape, rank_of, name=ctx.name("topk_rank"))
     out_shape = list(x.shape)
-    out_shape[axis] = _i64(k)
+    out_shape[axis] = kk
 
     def index_of(*o: Expr) -> Expr:
         j = te.reduce_axis((0, n), name="j")

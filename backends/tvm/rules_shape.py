@@ -19,7 +19,7 @@ from mlir_lite.ir.dialects.ml.shape import pad_widths, resize_output, shape_rang
 from mlir_lite.ir.opdef import ops_with_trait
 from mlir_lite.ir.types import TensorType
 
-from .lower import FUNCTION_SYMBOLS, LowerContext, broadcast_index, broadcast_shape, dtype_of, lower
+from .lower import BOUND_SYMBOLS, LowerContext, broadcast_index, broadcast_shape, dtype_of, lower
 
 __all__ = ["reshape_shape"]
 
@@ -215,14 +215,14 @@ def _vars_in(shapes: Sequence[Sequence[Expr]]) -> dict:
 
 def _typed_dim(d: Any, known: dict) -> Any:
     """A type's dim as an expression: static, a symbol that the kernel's inputs bind or that
-    the function's arguments bind (lower.FUNCTION_SYMBOLS), or None (a symbol nothing binds
-    before the kernel runs: decided by run-time values)."""
+    is bound before the kernel runs (lower.BOUND_SYMBOLS: by the function's arguments or a shape
+    step), or None (a symbol nothing binds before the kernel runs: decided by run-time values)."""
     if type(d) is int:
         return _i64(d)
     if type(d) is str and d in known:
         return known[d]
     if type(d) is str:
-        return FUNCTION_SYMBOLS.get().get(d)
+        return BOUND_SYMBOLS.get().get(d)
     return None
 
 

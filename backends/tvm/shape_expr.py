@@ -29,7 +29,7 @@ def to_data(e: Any) -> Any:
     if isinstance(e, tirx.IntImm):
         return int(e.value)
     if isinstance(e, tirx.Var):
-        return e.name
+        return str(e.name)  # a plain str (TVM's name is a subclass), as the plan expects
     if isinstance(e, tirx.Cast):
         return to_data(e.value)
     if isinstance(e, tirx.Select):

@@ -11,8 +11,10 @@ A buffer's shape is a tuple of shape expressions over the function's symbols: an
 symbol name (`str`) or a tuple `(op, *args)`, e.g. `("floordiv", ("mul", "N", 12), 4)`. The
 executor binds the symbols from the input shapes, checks every input against its declared dims,
 and allocates the buffers whose shapes depend only on those symbols once per distinct binding
-(kept for the next call with the same sizes). Buffers inside loops whose sizes change from one
-iteration to the next (`dynamic`) are allocated when their kernel runs.
+(kept for the next call with the same sizes). Sizes that run-time values decide (a Range's
+length, NonZero's count, a shape computed by the model) are bound by a `BindStep` from what a
+shape kernel wrote; buffers sized by them, and those inside loops whose sizes change from one
+iteration to the next (`dynamic`), are allocated when their kernel runs.
 
 Memory: `plan.memory` is the compiler's arena plan (`mlir_lite.runtime.arena.ArenaPlan`, made by
 `passes/memory_plan.py`). Per binding the executor allocates one arena of the planned size and
@@ -47,8 +49,8 @@ import tvm
 from mlir_lite.errors import ExecutionError
 from mlir_lite.runtime.arena import ArenaPlan, align, arena_plan_from_json, arena_plan_to_json
 
-__all__ = ["BufferSpec", "KernelCall", "ViewStep", "IfStep", "ForStep", "WhileStep", "Plan",
-           "Executor", "evaluate", "free_symbols", "plan_to_json", "plan_from_json",
+__all__ = ["BufferSpec", "KernelCall", "ViewStep", "BindStep", "IfStep", "ForStep", "WhileStep",
+           "Plan", "Executor", "evaluate", "free_symbols", "plan_to_json", "plan_from_json",
            "count_kernel_calls"]
 
 
@@ -137,6 +139,18 @@ class ViewStep:
 
 
 @dataclass(frozen=True)
+class BindStep:
+    """Bind `symbols` to the sizes in int64 buffer `src` (written by the shape kernel of op
+    `op`): the dims of a result decided by run-time values. Buffers sized by them are allocated
+    when their kernel runs."""
+
+    src: int
+    symbols: tuple
+    op: str = ""
+    loc: str = ""
+
+
+@dataclass(frozen=True)
 class IfStep:
     """Run `then` or `otherwise` as scalar buffer `cond` says; `results` take the yields."""
 
@@ -213,7 +227,8 @@ def count_kernel_calls(steps: Sequence[Any]) -> int:
 
 
 # -- JSON form (constants are stored apart) ------------------------------------------------------
-_STEPS = {"call": KernelCall, "view": ViewStep, "if": IfStep, "for": ForStep, "while": WhileStep}
+_STEPS = {"call": KernelCall, "view": ViewStep, "bind": BindStep, "if": IfStep, "for": ForStep,
+          "while": WhileStep}
 _STEP_TAG = {v: k for k, v in _STEPS.items()}
 _NESTED = {"then", "otherwise", "body", "before", "after"}
 
@@ -533,6 +548,8 @@ class Executor:
             elif type(step) is ViewStep:
                 shape = hb.views.get(step.dst) or self._shape(step.dst, env)
                 bufs[step.dst] = bufs[step.src]._create_view(shape)
+            elif type(step) is BindStep:
+                self._bind_sizes(step, bufs[step.src], env)
             elif type(step) is IfStep:
                 if self._scalar_of(step.cond, bufs):
                     self._exec(step.then, bufs, env, hb)
@@ -550,6 +567,14 @@ class Executor:
                 self._while(step, bufs, env, hb)
             else:  # pragma: no cover - plans are built by the compiler
                 raise ExecutionError(f"unknown plan step {type(step).__name__}")
+
+    def _bind_sizes(self, step: BindStep, t: Any, env: Dict[str, int]) -> None:
+        sizes = self._host(t).reshape(-1).tolist()
+        for name, n in zip(step.symbols, sizes):
+            if n < 0:
+                raise ExecutionError(f"{step.op}: its run-time operands give a negative size "
+                                     f"({n}) for a result dim", step.loc or None)
+            env[name] = int(n)
 
     def _scalar(self, t: Any) -> int:
         if self._on_cpu:
