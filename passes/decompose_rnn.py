@@ -1,8 +1,10 @@
 """Decompose ops that have no TVM lowering of their own into ops that do, before lowering.
 
-`ml.lstm` (ONNX LSTM) is unrolled over its time steps, which must be static: the input
-projection of all steps is one matmul, then each step is a matmul with the recurrent weights,
-a split into the four gates (ONNX order i, o, f, c), the gate activations and the cell update.
+`ml.lstm` (ONNX LSTM) is unrolled over its time steps when their number is static, and becomes
+an `scf.for` over the run-time length otherwise (h and c carried, each step's h a scan output;
+one compile serves every length). The input projection of all steps is one matmul, then each
+step is a matmul with the recurrent weights, a split into the four gates (ONNX order i, o, f,
+c), the gate activations and the cell update.
 
     %y, %h, %c = "ml.lstm"(%x, %w, %r, %b) {direction = "forward", hidden_size = 8}
   ->
@@ -11,8 +13,8 @@ a split into the four gates (ONNX order i, o, f, c), the gate activations and th
                 C = sigmoid(f) * C + sigmoid(i) * tanh(c); H = sigmoid(o) * tanh(C)
     %y = concat(unsqueeze(H_t)); %h = H_last; %c = C_last
 
-Supported: default activations, no `clip`, layout 0, no `sequence_lens`; forward, reverse and
-bidirectional; optional bias, initial states and peepholes. Anything else is a CompileError.
+Supported: default activations, no `clip`, either layout, no `sequence_lens`; forward, reverse
+and bidirectional; optional bias, initial states and peepholes. Anything else is a CompileError.
 
 `ml.gru` and `ml.rnn` are unrolled the same way (`decompose_gru_rnn`): one input projection, then
 per step one matmul with all recurrent weights. GRU (gates z, r, h):
@@ -20,8 +22,8 @@ per step one matmul with all recurrent weights. GRU (gates z, r, h):
     hh = g(xh + (r * h) Rh^T + Rbh)        or, with linear_before_reset, g(xh + r * (h Rh^T + Rbh))
     h = hh + z * (h - hh)                  (= (1 - z) * hh + z * h)
 RNN: h = f(x W^T + h R^T + Wb + Rb). Their activations may be the defaults or any of Tanh,
-Sigmoid and Relu; layout 1 is handled by transposing in and out. Still CompileErrors: `clip`,
-`sequence_lens`, other activations, a sequence length that is not static.
+Sigmoid and Relu; layout 1 is handled by transposing in and out (for LSTM too). Still
+CompileErrors: `clip`, `sequence_lens`, other activations.
 
 The unrolling is one rewrite pattern (`unroll_recurrent`) on the three ops, run by the greedy
 driver (no folding, no dead-op erasure: the IR out is exactly the unrolled ops). It builds
@@ -30,14 +32,17 @@ declines, the reason being the CompileError's message (`decompose_rnn(strict=Tru
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
 
 from mlir_lite.errors import CompileError
+from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.builder import Builder
-from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.core import Block, Operation, Region, Value
 from mlir_lite.ir.dialects.ml._infer import operand_groups
 from mlir_lite.ir.dialects.ml.rnn import DEFAULT_ACTIVATIONS, RNN_OPERANDS
-from mlir_lite.ir.types import TensorType
+from mlir_lite.ir.types import TensorType, i64
 from mlir_lite.passes.registry import function_pass
 
 from .rewrite import (
@@ -57,7 +62,7 @@ DECOMPOSED = ("ml.lstm", "ml.gru", "ml.rnn")
 
 @pattern(*DECOMPOSED)
 def unroll_recurrent(op: Operation, rewriter: PatternRewriter) -> MatchResult:
-    """ml.lstm / ml.gru / ml.rnn with a static sequence length -> its unrolled steps."""
+    """ml.lstm / ml.gru / ml.rnn -> its unrolled steps (or a loop over a run-time length)."""
     why = unsupported_reason(op)
     if why is not None:
         return Decline(why)
@@ -113,10 +118,10 @@ def _seq_len(g: dict, layout: int) -> Optional[int]:
     return seq if type(seq) is int else None
 
 
-def _sizes(op: Operation, g: dict, layout: int) -> Tuple[int, int]:
-    """The sequence length and hidden size of a recurrent op that can be decomposed."""
+def _sizes(op: Operation, g: dict, layout: int) -> Tuple[Optional[int], int]:
+    """The sequence length (None when not static: the steps become a loop) and hidden size
+    of a recurrent op that can be decomposed."""
     seq = _seq_len(g, layout)
-    assert seq is not None
     h = op.attributes.get("hidden_size")
     return seq, int(h) if h is not None else g["r"].type.shape[-1]
 
@@ -138,14 +143,12 @@ def unsupported_reason(op: Operation) -> Optional[str]:
             unsupported.append(f"activations {bad_acts}")
     if a.get("clip") is not None:
         unsupported.append("clip")
-    layout = int(a.get("layout", 0) or 0)
-    if kind == "lstm" and a.get("layout", 0) != 0:
-        unsupported.append("layout=1")
     g = operand_groups(op.operands, a, RNN_OPERANDS[kind])
     if g["sequence_lens"] is not None:
         unsupported.append("sequence_lens")
-    if _seq_len(g, 0 if kind == "lstm" else layout) is None:
-        unsupported.append("a sequence length that is not static")
+    xt = g["x"].type
+    if not (isinstance(xt, TensorType) and xt.shape is not None and len(xt.shape) == 3):
+        unsupported.append("an input that is not of rank 3")
     if unsupported:
         return (f"{op.name} with {', '.join(unsupported)} is not supported by the "
                 "TVM backend")
@@ -177,9 +180,13 @@ def _unroll_lstm(op: Operation, rewriter: PatternRewriter) -> None:
     a = op.attributes
     nd = 2 if a.get("direction", "forward") == "bidirectional" else 1
     g = operand_groups(op.operands, a, RNN_OPERANDS["lstm"])
-    seq, hidden = _sizes(op, g, 0)
+    layout = int(a.get("layout", 0) or 0)
+    seq, hidden = _sizes(op, g, layout)
     b = rewriter.builder_before(op)
-    x = g["x"]
+    x = g["x"] if not layout else b.op("ml.transpose", g["x"], perm=(1, 0, 2))
+    if layout:  # batch-major states: to (directions, batch, hidden) and back at the end
+        g = dict(g, **{k: b.op("ml.transpose", g[k], perm=(1, 0, 2)) if g[k] is not None
+                       else None for k in ("initial_h", "initial_c")})
     directions = ["forward", "reverse"] if nd == 2 else [a.get("direction", "forward")]
     ys: List[Value] = []
     hs: List[Value] = []
@@ -199,34 +206,98 @@ def _unroll_lstm(op: Operation, rewriter: PatternRewriter) -> None:
         if g["p"] is not None:
             p = _pick(b, g["p"], d)
             peep = [_slice(b, p, k * hidden, (k + 1) * hidden, 0) for k in range(3)]  # i, o, f
-        steps = range(seq) if direction == "forward" else range(seq - 1, -1, -1)
-        out: List[Optional[Value]] = [None] * seq
-        for t in steps:
-            gates = _pick(b, xw, t)                                        # (B, 4H)
-            if h is not None:
-                gates = b.op("ml.add", gates, b.op("ml.matmul", h, r_t))
-            gi, go, gf, gc = b.op("ml.split", gates, axis=1, num_outputs=4)
-            if peep is not None and c is not None:
-                gi = b.op("ml.add", gi, b.op("ml.mul", peep[0], c))
-                gf = b.op("ml.add", gf, b.op("ml.mul", peep[2], c))
-            i_g = b.op("ml.sigmoid", gi)
-            c_new = b.op("ml.mul", i_g, b.op("ml.tanh", gc))
-            if c is not None:
-                c_new = b.op("ml.add", b.op("ml.mul", b.op("ml.sigmoid", gf), c), c_new)
-            c = c_new
-            if peep is not None:
-                go = b.op("ml.add", go, b.op("ml.mul", peep[1], c))
-            h = b.op("ml.mul", b.op("ml.sigmoid", go), b.op("ml.tanh", c))
-            out[t] = b.op("ml.unsqueeze", h, axes=(0, 1))                  # (1, 1, B, H)
-        per_step = [o for o in out if o is not None]  # each time step filled its slot
-        ys.append(per_step[0] if seq == 1 else b.op("ml.concat", *per_step, axis=0))
+        if seq is None:  # a loop over the run-time length, h and c carried
+            def cell(bb: Builder, g_t: Value, st: List[Value], r_t: Value = r_t,
+                     peep: Optional[List[Value]] = peep) -> List[Value]:
+                return list(_lstm_cell(bb, g_t, st[0], st[1], r_t, peep))
+            (h, c), y = _time_loop(b, xw, [h, c], hidden, direction == "reverse", cell)
+            ys.append(b.op("ml.unsqueeze", y, axes=(1,)))                 # (S, 1, B, H)
+        else:
+            steps = range(seq) if direction == "forward" else range(seq - 1, -1, -1)
+            out: List[Optional[Value]] = [None] * seq
+            for t in steps:
+                h, c = _lstm_cell(b, _pick(b, xw, t), h, c, r_t, peep)
+                out[t] = b.op("ml.unsqueeze", h, axes=(0, 1))              # (1, 1, B, H)
+            per_step = [o for o in out if o is not None]  # each time step filled its slot
+            ys.append(per_step[0] if seq == 1 else b.op("ml.concat", *per_step, axis=0))
         assert h is not None and c is not None  # set by the first time step
         hs.append(b.op("ml.unsqueeze", h, axes=(0,)))
         cs.append(b.op("ml.unsqueeze", c, axes=(0,)))
     results = [ys[0] if nd == 1 else b.op("ml.concat", *ys, axis=1),
                hs[0] if nd == 1 else b.op("ml.concat", *hs, axis=0),
                cs[0] if nd == 1 else b.op("ml.concat", *cs, axis=0)]
+    if layout:
+        results = [b.op("ml.transpose", results[0], perm=(2, 0, 1, 3))] + \
+            [b.op("ml.transpose", v, perm=(1, 0, 2)) for v in results[1:]]
     rewriter.replace_op(op, results)
+
+
+def _lstm_cell(b: Builder, gates: Value, h: Optional[Value], c: Optional[Value], r_t: Value,
+               peep: Optional[List[Value]]) -> Tuple[Value, Value]:
+    """One LSTM step from the projected input `gates` (B, 4H; bias folded in): the new h, c.
+    An absent h or c is a zero state."""
+    if h is not None:
+        gates = b.op("ml.add", gates, b.op("ml.matmul", h, r_t))
+    gi, go, gf, gc = b.op("ml.split", gates, axis=1, num_outputs=4)
+    if peep is not None and c is not None:
+        gi = b.op("ml.add", gi, b.op("ml.mul", peep[0], c))
+        gf = b.op("ml.add", gf, b.op("ml.mul", peep[2], c))
+    i_g = b.op("ml.sigmoid", gi)
+    c_new = b.op("ml.mul", i_g, b.op("ml.tanh", gc))
+    if c is not None:
+        c_new = b.op("ml.add", b.op("ml.mul", b.op("ml.sigmoid", gf), c), c_new)
+    if peep is not None:
+        go = b.op("ml.add", go, b.op("ml.mul", peep[1], c_new))
+    return b.op("ml.mul", b.op("ml.sigmoid", go), b.op("ml.tanh", c_new)), c_new
+
+
+def _as_type(b: Builder, v: Value, t: TensorType) -> Value:
+    """`v` seen as type `t` (an `ml.identity` acting as a type cast, as loops need exactly
+    equal carried types)."""
+    return v if v.type == t else b.op("ml.identity", v, result_types=[t])
+
+
+def _time_loop(b: Builder, xw: Value, states: List[Optional[Value]], hidden: int,
+               reverse: bool, step: Callable[[Builder, Value, List[Value]], List[Value]]
+               ) -> Tuple[List[Value], Value]:
+    """An `scf.for` over the run-time sequence length of `xw` (S, B, nH), carrying `states`
+    (each (B, H); None: zeros) through `step(builder, xw[t], states) -> new states`, in
+    reverse time order if `reverse`. Returns the final states and the stacked first state
+    of every step, in time order (S, B, H)."""
+    xt = xw.type
+    assert isinstance(xt, TensorType)
+    seq_dim, batch = xt.dims[0], xt.dims[1]
+    carried = TensorType(xt.element, (batch, hidden))
+
+    def const(v: object) -> Value:
+        return b.op("ml.constant", value=DenseAttr(np.asarray(v, np.int64)))
+    length = b.op("ml.squeeze", b.op("ml.shape", xw, start=0, end=1), axes=(0,))
+    inits = []
+    for v in states:
+        if v is None:
+            shape = b.op("ml.concat", b.op("ml.shape", xw, start=1, end=2), const([hidden]),
+                         axis=0)
+            zero = DenseAttr(np.zeros(1, xt.element.np_dtype))
+            v = b.op("ml.constant_of_shape_dynamic", shape, value=zero, result_types=[carried])
+        inits.append(_as_type(b, v, carried))
+    body = Block([TensorType(i64, ())] + [carried] * len(inits))
+    with b.at(body):
+        t = body.args[0]
+        if reverse:
+            t = b.op("ml.sub", b.op("ml.sub", length, const(1)), t)
+        x_t = b.op("ml.gather", xw, t, axis=0)                             # (B, nH)
+        new = [_as_type(b, v, carried) for v in step(b, x_t, list(body.args[1:]))]
+        b.create("scf.yield", new + [new[0]], {}, [])
+    region = Region()
+    region.add_block(body)
+    loop = b.create("scf.for", [const(0), length, const(1)] + inits, {"num_scan_outputs": 1},
+                    [carried] * len(inits) + [TensorType(xt.element, (seq_dim, batch, hidden))],
+                    [region])
+    finals: List[Value] = list(loop.results[:-1])
+    y: Value = loop.results[-1]
+    if reverse:  # stacked in iteration order: back to time order
+        y = b.op("ml.slice", y, starts=(-1,), ends=(-2 ** 62,), axes=(0,), steps=(-1,))
+    return finals, y
 
 
 _SIMPLE_ACTS = {"Tanh": "ml.tanh", "Sigmoid": "ml.sigmoid", "Relu": "ml.relu"}
@@ -272,17 +343,24 @@ def _unroll_gru_rnn(op: Operation, rewriter: PatternRewriter) -> None:
                 wb = b.op("ml.add", wb, rb)
             xw = b.op("ml.add", xw, wb)
         h: Optional[Value] = _pick(b, h_init, d) if h_init is not None else None
-        out: List[Optional[Value]] = [None] * seq
-        for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
-            xt_ = _pick(b, xw, t)                                          # (B, ng*H)
+
+        def cell(bb: Builder, xt_: Value, h: Optional[Value], f: List[str] = f,
+                 r_t: Value = r_t, rbh: Optional[Value] = rbh) -> Value:
             if kind == "rnn":
-                pre = xt_ if h is None else b.op("ml.add", xt_, b.op("ml.matmul", h, r_t))
-                h = b.op(f[0], pre)
-            else:
-                h = _gru_step(b, xt_, h, r_t, rbh, hidden, f, lbr)
-            out[t] = b.op("ml.unsqueeze", h, axes=(0, 1))                  # (1, 1, B, H)
-        per_step = [o for o in out if o is not None]  # each time step filled its slot
-        ys.append(per_step[0] if seq == 1 else b.op("ml.concat", *per_step, axis=0))
+                pre = xt_ if h is None else bb.op("ml.add", xt_, bb.op("ml.matmul", h, r_t))
+                return bb.op(f[0], pre)
+            return _gru_step(bb, xt_, h, r_t, rbh, hidden, f, lbr)
+        if seq is None:  # a loop over the run-time length, h carried
+            (h,), y_d = _time_loop(b, xw, [h], hidden, reverse,
+                                   lambda bb, x_t, st: [cell(bb, x_t, st[0])])
+            ys.append(b.op("ml.unsqueeze", y_d, axes=(1,)))               # (S, 1, B, H)
+        else:
+            out: List[Optional[Value]] = [None] * seq
+            for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+                h = cell(b, _pick(b, xw, t), h)                            # (B, H)
+                out[t] = b.op("ml.unsqueeze", h, axes=(0, 1))              # (1, 1, B, H)
+            per_step = [o for o in out if o is not None]  # each time step filled its slot
+            ys.append(per_step[0] if seq == 1 else b.op("ml.concat", *per_step, axis=0))
         assert h is not None  # set by the first time step
         hs.append(b.op("ml.unsqueeze", h, axes=(0,)))
     y = ys[0] if nd == 1 else b.op("ml.concat", *ys, axis=1)              # (S, nd, B, H)
