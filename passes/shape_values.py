@@ -10,7 +10,8 @@ sizes, symbols, or None for unknown entries) when it is a 0-d or 1-d integer ten
 from `ml.shape`, constants, concat, slice, gather, (un)squeeze and integer casts.
 `result_types(op, held)` gives the result types of the ops whose result shape is such a tensor
 (`ml.constant_of_shape_dynamic`, `ml.expand_dynamic`, `ml.reshape_dynamic`, `ml.slice_dynamic`,
-and `ml.(un)squeeze_dynamic` / `ml.tile_dynamic` with known sizes), so the
+`ml.(un)squeeze_dynamic` / `ml.tile_dynamic` with known sizes, and `ml.range` over held
+integers: arange(S) has length S), so the
 `shape-inference` pass keeps the inputs' symbols where each op's own inference, which sees
 types only, says `?`. The compiled path checks at run time that the computed shape is the
 refined type (a mismatch is an ExecutionError), so a refinement is never trusted blindly.
@@ -181,6 +182,21 @@ def _sliced(op: Operation, held: Held) -> Optional[List[Type]]:
     return [t]
 
 
+def _range_length(op: Operation, held: Held) -> Optional[List[Type]]:
+    """range(start, limit, delta) over held integers: its length, static or (from 0 in steps of
+    1 to a symbol S, the exporters' arange(seq)) S."""
+    out = op.results[0].type
+    vals = [held.get(v) for v in op.operands]
+    if not isinstance(out, TensorType) or any(v is None or len(v) != 1 for v in vals):
+        return None
+    start, limit, delta = (v[0] for v in vals)  # type: ignore[index]
+    if type(start) is int and type(limit) is int and type(delta) is int and delta != 0:
+        return [out.with_shape((max(-(-(limit - start) // delta), 0),))]
+    if start == 0 and delta == 1 and type(limit) is str:
+        return [out.with_shape((limit,))]
+    return None
+
+
 def result_types(op: Operation, held: Held) -> Optional[List[Type]]:
     """The result types of a shape-consuming op from what its shape operand holds."""
     if len(op.results) != 1:
@@ -189,6 +205,8 @@ def result_types(op: Operation, held: Held) -> Optional[List[Type]]:
         return _static_form(op, held)
     if op.name == "ml.slice_dynamic":
         return _sliced(op, held)
+    if op.name == "ml.range":
+        return _range_length(op, held)
     if op.name not in ("ml.constant_of_shape_dynamic", "ml.expand_dynamic",
                        "ml.reshape_dynamic"):
         return None

@@ -15,6 +15,7 @@ status 1; outputs are written atomically (a temporary file renamed into place).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
@@ -292,11 +293,45 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     from mlir_lite.frontends.onnx.commands import register as register_onnx_commands
     register_onnx_commands(sub)  # import, check
+    _extend_check(sub.choices["check"])  # check --compiled
     from mlir_lite.driver.plan_command import register as register_plan_command
     register_plan_command(sub)  # plan
     for name, add in SUBCOMMANDS.items():
         add(sub.add_parser(name))
     return ap
+
+
+def _extend_check(p: argparse.ArgumentParser) -> None:
+    """`check --compiled`: after the import report, what the compiled path will do."""
+    p.add_argument("--compiled", action="store_true",
+                   help="also say which nodes the compiled path runs with run-time shapes, "
+                        "on the host, or not at all, and why (nothing is compiled)")
+    p.add_argument("--target", default="cpu", help="the TVM target for --compiled")
+    p.add_argument("-O", dest="opt_level", type=int, default=2, help="the pipeline's level")
+    p.set_defaults(fn=_cmd_check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from mlir_lite.frontends.onnx.commands import cmd_check
+    if not args.compiled:
+        return cmd_check(args)
+    from mlir_lite.frontends.onnx.check import check_model
+
+    from .compile import CompileOptions
+    from .compiled_check import check_compiled
+    imported = check_model(args.model, max_tensor_bytes=args.max_tensor_bytes)
+    if not imported.ok:  # nothing to compile: the import report says why
+        print(imported.to_json() if args.json else imported.to_text())
+        return 1
+    report = check_compiled(args.model, CompileOptions(target=args.target,
+                                                       opt_level=args.opt_level))
+    if args.json:
+        print(json.dumps({"import": imported.to_dict(), "compiled": report.to_dict()},
+                         indent=2))
+    else:
+        print(imported.to_text().splitlines()[0])
+        print(report.to_text())
+    return 0 if report.ok else 1
 
 
 def main(argv: Optional[List[str]] = None) -> int:
