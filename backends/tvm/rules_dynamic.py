@@ -25,8 +25,8 @@ from mlir_lite.ir.types import TensorType
 from .lower import BOUND_DIMS, LowerContext, dtype_of, load, lower
 from .rules_shape import _clamp, _typed_dim, _vars_in, nearest_index
 
-__all__ = ["result_shape", "scalar_of", "entry", "unravel", "any_of", "i64", "slice_geometry",
-           "slice_groups", "axis_mask", "static_len"]
+__all__ = ["result_shape", "scalar_of", "entry", "unravel", "any_of", "i64", "slice_bounds",
+           "slice_geometry", "slice_groups", "axis_mask", "static_len", "axis_table"]
 
 Expr = Any
 
@@ -340,20 +340,26 @@ def _per_axis(vals: Optional[te.Tensor], axes: Optional[te.Tensor], rank: int,
     return res
 
 
-def slice_geometry(x: te.Tensor, g: dict) -> tuple:
-    """Per axis of `x`, the first index, step and length that the run-time starts/ends/axes/
-    steps operands (`g`, by name) select, as ONNX Slice clamps them; and the raw steps (to flag
-    a step of 0)."""
+def slice_bounds(x: te.Tensor, g: dict) -> List[List[Expr]]:
+    """Per axis of `x`: whether the run-time axes slice it (1/0), its start, end and step, from
+    the starts/ends/axes/steps operands (`g`, by name) before clamping."""
     r = len(x.shape)
     n = static_len(g["starts"], "starts")
     big = i64(2 ** 62)
-    marked = _per_axis(None, g["axes"], r, n, i64(0))  # 1 where some entry slices the axis
-    starts = _per_axis(g["starts"], g["axes"], r, n, i64(0))
-    ends = _per_axis(g["ends"], g["axes"], r, n, big)
-    steps = _per_axis(g["steps"], g["axes"], r, n, i64(1)) if g["steps"] is not None else \
-        [i64(1)] * r
+    return [_per_axis(None, g["axes"], r, n, i64(0)),
+            _per_axis(g["starts"], g["axes"], r, n, i64(0)),
+            _per_axis(g["ends"], g["axes"], r, n, big),
+            _per_axis(g["steps"], g["axes"], r, n, i64(1)) if g["steps"] is not None else
+            [i64(1)] * r]
+
+
+def slice_geometry(x: te.Tensor, bounds: Sequence[Sequence[Expr]]) -> tuple:
+    """Per axis of `x`, the first index, step and length that `bounds` (slice_bounds) select,
+    clamped as ONNX Slice says."""
+    marked, starts, ends, steps = bounds
+    big = i64(2 ** 62)
     first, strides, lens = [], [], []
-    for a in range(r):
+    for a in range(len(x.shape)):
         d = i64(x.shape[a])
         s, e, st = _clamp(starts[a], -big, big), _clamp(ends[a], -big, big), steps[a]
         s = tirx.Select(s < i64(0), s + d, s)
@@ -367,8 +373,25 @@ def slice_geometry(x: te.Tensor, g: dict) -> tuple:
         lens.append(tirx.Select(marked[a] == i64(0), d, tirx.max(ln, i64(0))))
         first.append(tirx.Select(marked[a] == i64(0), i64(0), s))
         strides.append(tirx.Select(marked[a] == i64(0), i64(1), safe))
-    raw_steps = steps if g["steps"] is not None else []
-    return first, strides, lens, raw_steps
+    return first, strides, lens
+
+
+def axis_table(ctx: LowerContext, rows: Sequence[Sequence[Expr]], name: str) -> te.Tensor:
+    """A small int64 stage `t[k, a] = rows[k][a]` (per-axis run-time parameters), computed
+    once per call and kept as a stage of its own (schedule hint "tables"): read by every
+    element, inlined it would repeat its expressions there (10+ s to compile a slice)."""
+    r = len(rows[0]) if rows else 0
+
+    def body(k: Expr, a: Expr) -> Expr:
+        v: Expr = i64(0)
+        for kk in range(len(rows) - 1, -1, -1):
+            for aa in range(r - 1, -1, -1):
+                v = tirx.Select(tirx.all(k == kk, a == aa), i64(rows[kk][aa]), v)
+        return v
+    stage = ctx.name(name)
+    ctx.hints.setdefault("tables", ())
+    ctx.hints["tables"] += (stage,)
+    return te.compute((len(rows), max(r, 1)), body, name=stage)
 
 
 def slice_groups(op: Operation, x: te.Tensor, xs: Sequence[te.Tensor]) -> dict:
@@ -380,11 +403,14 @@ def slice_groups(op: Operation, x: te.Tensor, xs: Sequence[te.Tensor]) -> dict:
 def _slice_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor) -> te.Tensor:
     out = result_shape(op, [x] + list(xs))
     r = len(x.shape)
-    first, steps, lens, raw_steps = slice_geometry(x, slice_groups(op, x, xs))
+    # two small stages (raw bounds per axis, then clamped ones) keep each expression short
+    raw = axis_table(ctx, slice_bounds(x, slice_groups(op, x, xs)), "slice_bounds")
+    first, steps, lens = slice_geometry(x, [[raw[k, a] for a in range(r)] for k in range(4)])
     ctx.add_check(lambda: any_of([lens[a] != i64(out[a]) for a in range(r)] +
-                                 [st == i64(0) for st in raw_steps]), [],
+                                 [raw[3, a] == i64(0) for a in range(r)]), [],
                   f"{op.name}: a step is 0 or the run-time slice differs from the result type")
-    return te.compute(out, lambda *o: x[tuple(_clamp(first[a] + i64(o[a]) * steps[a], i64(0),
+    geo = axis_table(ctx, [first, steps], "slice_params")
+    return te.compute(out, lambda *o: x[tuple(_clamp(geo[0, a] + i64(o[a]) * geo[1, a], i64(0),
                                                      i64(x.shape[a]) - i64(1))
                                               for a in range(r))], name=ctx.name("slice"))
 
@@ -431,9 +457,10 @@ def _pad_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor)
                   f"{op.name}: the run-time pads do not give the result type's shape")
     cv = g["constant_value"]
     fill = load(cv, [i64(0)] * len(cv.shape)) if cv is not None else ctx.zero(dtype_of(x))
+    table = axis_table(ctx, [begin], "pad_begin")
 
     def body(*o: Expr) -> Expr:
-        src = [i64(o[a]) - begin[a] for a in range(r)]
+        src = [i64(o[a]) - table[0, a] for a in range(r)]
         idx = []
         for a, v in enumerate(src):
             d = i64(x.shape[a])

@@ -19,7 +19,15 @@ from mlir_lite.ir.dialects.ml.shape import pad_widths, resize_output, shape_rang
 from mlir_lite.ir.opdef import ops_with_trait
 from mlir_lite.ir.types import TensorType
 
-from .lower import BOUND_SYMBOLS, LowerContext, broadcast_index, broadcast_shape, dtype_of, lower
+from .lower import (
+    BOUND_DIMS,
+    BOUND_SYMBOLS,
+    LowerContext,
+    broadcast_index,
+    broadcast_shape,
+    dtype_of,
+    lower,
+)
 
 __all__ = ["reshape_shape"]
 
@@ -256,9 +264,10 @@ def _expand_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, s: te.Tensor
     traced = _shape_operand_dims(op.operands[1], known)
     rt = op.results[0].type
     rtype = (rt.shape if isinstance(rt, TensorType) else None) or [None] * r
+    bound = BOUND_DIMS.get().get(op.results[0])  # dims a shape step bound at run time
     out: List[Expr] = []
     for i in range(r):
-        d = _typed_dim(rtype[i], known)
+        d = bound[i] if bound is not None else _typed_dim(rtype[i], known)
         if d is None and traced:
             sd = traced[i - (r - n)] if i >= r - n else _i64(1)
             xd = x.shape[i - (r - xr)] if i >= r - xr else _i64(1)

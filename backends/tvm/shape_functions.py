@@ -28,7 +28,16 @@ from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups
 from mlir_lite.ir.dialects.ml.reduce import REDUCE_OPS
 
 from .lower import dtype_of, load
-from .rules_dynamic import any_of, axis_mask, entry, i64, slice_geometry, slice_groups, static_len
+from .rules_dynamic import (
+    any_of,
+    axis_mask,
+    entry,
+    i64,
+    slice_bounds,
+    slice_geometry,
+    slice_groups,
+    static_len,
+)
 
 __all__ = ["SHAPE_FUNCTIONS", "shape_function"]
 
@@ -160,7 +169,7 @@ def _tile(op: Operation, x: te.Tensor, reps: te.Tensor) -> list:
 
 @shape_function("ml.slice_dynamic")
 def _slice(op: Operation, x: te.Tensor, *xs: te.Tensor) -> list:
-    _, _, lens, _ = slice_geometry(x, slice_groups(op, x, xs))
+    _, _, lens = slice_geometry(x, slice_bounds(x, slice_groups(op, x, xs)))
     return [lens]
 
 

@@ -64,11 +64,17 @@ def test_expand_dynamic_runtime_shape_mismatch_is_an_error() -> None:
         cf(np.ones((3, 1), np.float32))
 
 
-def test_expand_dynamic_with_an_unknown_shape_is_a_compile_error() -> None:
+def test_expand_dynamic_to_a_shape_known_only_at_run_time() -> None:
+    """The result dims come from the values of the shape operand: a shape step binds them."""
     m = _module([tensor([2, 1]), tensor([2], "i64")], lambda b, a: [
         b.op("ml.expand_dynamic", a[0], a[1])])
-    with pytest.raises(CompileError, match="expand_dynamic"):
-        compile_function(m)
+    cf = compile_function(m)
+    x = np.array([[1.0], [2.0]], np.float32)
+    for shape in ([2, 3], [2, 1], [1, 5]):
+        np.testing.assert_array_equal(cf(x, np.array(shape, np.int64))[0],
+                                      np.broadcast_to(x, np.broadcast_shapes(x.shape, shape)))
+    with pytest.raises(ExecutionError):
+        cf(x, np.array([3, 3], np.int64))  # 2 does not broadcast to 3
 
 
 def test_tf1_softmax_regression_tvm_matches_interpreter() -> None:

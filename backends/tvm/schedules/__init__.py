@@ -24,7 +24,9 @@ __all__ = ["CPU_SCHEDULES", "CpuConfig", "SerialSchedule", "schedule_cpu", "sche
 CpuSchedule = Callable[[Schedule, CpuConfig, Dict[str, Any]], List[str]]
 
 CPU_SCHEDULES: Dict[str, CpuSchedule] = {
-    "injective": lambda s, cfg, hints: schedule_generic(s, cfg),
+    # hint "tables": small stages computed once per call (run-time parameters per axis), kept
+    # as they are, since inlining them would copy their expressions into every element
+    "injective": lambda s, cfg, hints: schedule_generic(s, cfg, tuple(hints.get("tables", ()))),
     "reduction": schedule_reduction_kernel,
     "pool": schedule_pool,
     "matmul": schedule_matmul,
