@@ -13,7 +13,7 @@ pytest.importorskip("tvm")
 
 from mlir_lite import DenseAttr, FuncOp, ModuleOp  # noqa: E402
 from mlir_lite.backends.tvm import compile_function  # noqa: E402
-from mlir_lite.errors import CompileError, ExecutionError  # noqa: E402
+from mlir_lite.errors import ExecutionError  # noqa: E402
 from mlir_lite.ir.builder import Builder  # noqa: E402
 from mlir_lite.ir.interpreter import run  # noqa: E402
 from mlir_lite.ir.types import tensor  # noqa: E402
