@@ -48,6 +48,7 @@ import numpy as np
 
 from mlir_lite.errors import MlirLiteError
 from mlir_lite.ir.core import Operation, Value
+from mlir_lite.ir.dim_expr import evaluate, is_expression, symbols_of
 from mlir_lite.ir.types import TensorType, Type
 from mlir_lite.runtime.arena import ArenaPlan, Variant, align, pack
 
@@ -135,6 +136,8 @@ def value_bytes(t: object, dims: Mapping[str, int],
                 shape.append(d)
             elif isinstance(d, str) and d in dims:
                 shape.append(int(dims[d]))
+            elif is_expression(d) and symbols_of(d) <= set(dims):
+                shape.append(evaluate(d, dims))  # 12*N
             else:
                 return None
     return int(np.prod(shape, dtype=np.int64)) * t.element.np_dtype.itemsize

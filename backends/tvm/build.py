@@ -60,7 +60,7 @@ from .prepack import prepack_matmul_weights, prepack_weights  # noqa: E402
 from .rules_shape import _typed_dim, _vars_in, reshape_shape  # noqa: E402
 from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
 from .schedules.cpu import with_hoisted_inits  # noqa: E402
-from .shape_expr import free_symbols, to_data  # noqa: E402
+from .shape_expr import dim_to_tvm, free_symbols, to_data  # noqa: E402
 from .shape_functions import SHAPE_FUNCTIONS  # noqa: E402
 
 __all__ = ["host_target", "cuda_target", "cpu_config", "resolve_target", "target_facts",
@@ -223,10 +223,10 @@ class _Builder:
                                f"{', '.join(names)} ({where})", self.func.loc)
         for i, a in enumerate(self.func.args):
             t = _tensor_type(a.type, f"argument #{i}", self.func)
-            shape = [tirx.IntImm("int64", d) if type(d) is int else
-                     self.var(d if type(d) is str else f"_arg{i}_d{j}")
+            shape = [dim_to_tvm(d if d is not None else f"_arg{i}_d{j}", self.var)
                      for j, d in enumerate(t.dims)]
-            self.base_symbols |= {v.name for v in shape if isinstance(v, tirx.Var)}
+            self.base_symbols |= {str(v.name) for e in shape
+                                  for v in tirx.analysis.undefined_vars(e)}
             self.value_ids[a] = self.add_buffer(shape, tvm_dtype(t.element), "input",
                                                 a.name_hint or f"arg{i}")
         self.bound.update({n: self.vars[n] for n in self.base_symbols})
@@ -243,8 +243,9 @@ class _Builder:
         Its unknown dims get symbols of their own, bound when it is."""
         t = _tensor_type(v.type, what, op)
         n = len(self.buffers)
-        shape = [tirx.IntImm("int64", d) if type(d) is int else
-                 self.var(d if type(d) is str else f"_h{n}_d{j}") for j, d in enumerate(t.dims)]
+        # an expression dim (12*N) gets a symbol too: the host binds the size it finds
+        shape = [dim_to_tvm(d if type(d) is int or (type(d) is str and d.isidentifier())
+                            else f"_h{n}_d{j}", self.var) for j, d in enumerate(t.dims)]
         bid = self.add_buffer(shape, tvm_dtype(t.element), "arg")
         self.value_ids[v] = bid
         return bid

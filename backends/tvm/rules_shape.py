@@ -13,6 +13,7 @@ from typing import Any, List, Sequence, TypeAlias
 from tvm import te, tirx, topi
 from tvm.ir.expr import Expr as PrimExpr
 
+from mlir_lite.ir import dim_expr
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._shape_infer import norm_axes, norm_axis, slice_len
 from mlir_lite.ir.dialects.ml.shape import pad_widths, resize_output, shape_range, slice_params
@@ -28,6 +29,7 @@ from .lower import (
     dtype_of,
     lower,
 )
+from .shape_expr import dim_to_tvm
 
 __all__ = ["reshape_shape"]
 
@@ -229,8 +231,16 @@ def _typed_dim(d: Any, known: dict) -> Any:
         return _i64(d)
     if type(d) is str and d in known:
         return known[d]
-    if type(d) is str:
+    if type(d) is str and d.isidentifier():
         return BOUND_SYMBOLS.get().get(d)
+    if type(d) is str:  # an expression (12*N): known when every symbol of it is
+        vals = {n: known.get(n, BOUND_SYMBOLS.get().get(n)) for n in dim_expr.symbols_of(d)}
+        if any(v is None for v in vals.values()):
+            return None
+        try:
+            return dim_to_tvm(d, vals.__getitem__)
+        except ValueError:
+            return None
     return None
 
 

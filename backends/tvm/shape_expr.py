@@ -6,13 +6,13 @@ shared `int64` vars; `evaluate` computes it for the sizes bound at run time.
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 from tvm import tirx
 
 from mlir_lite.runtime.plan import evaluate, free_symbols  # noqa: F401  (one definition)
 
-__all__ = ["to_data", "evaluate", "free_symbols"]
+__all__ = ["to_data", "evaluate", "free_symbols", "dim_to_tvm"]
 
 _BINOPS: Dict[type, str] = {
     tirx.Add: "add", tirx.Sub: "sub", tirx.Mul: "mul", tirx.FloorDiv: "floordiv",
@@ -40,3 +40,58 @@ def to_data(e: Any) -> Any:
     if name is None:
         raise ValueError(f"cannot express shape {e} ({type(e).__name__}) as data")
     return (name, to_data(e.a), to_data(e.b))
+
+
+def dim_to_tvm(d: Any, var: Callable[[str], Any]) -> Any:
+    """A type's dim (an int, a symbol name or an expression: mlir_lite.ir.dim_expr) as an int64
+    TVM expression, its symbols made by `var(name)`."""
+    if type(d) is int:
+        return tirx.IntImm("int64", d)
+    if d.isidentifier():
+        return var(d)
+    from mlir_lite.ir.dim_expr import to_sympy
+    return _from_sympy(to_sympy(d), var)
+
+
+def _from_sympy(e: Any, var: Callable[[str], Any]) -> Any:
+    import sympy
+
+    def i64(v: int) -> Any:
+        return tirx.IntImm("int64", int(v))
+    if e.is_Integer:
+        return i64(int(e))
+    if e.is_Symbol:
+        return var(str(e.name))
+    args = [a for a in e.args]
+    if isinstance(e, sympy.Add):
+        out = _from_sympy(args[0], var)
+        for a in args[1:]:
+            out = out + _from_sympy(a, var)
+        return out
+    if isinstance(e, sympy.Mul):
+        out = _from_sympy(args[0], var)
+        for a in args[1:]:
+            out = out * _from_sympy(a, var)
+        return out
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        num, den = sympy.fraction(sympy.together(args[0]))
+        if not den.is_Integer:
+            raise ValueError(f"cannot lower the size {e}")
+        n, q = _from_sympy(sympy.expand(num), var), int(den)
+        return tirx.floordiv(n, i64(q)) if isinstance(e, sympy.floor) else \
+            tirx.floordiv(n + i64(q - 1), i64(q))
+    if isinstance(e, (sympy.Min, sympy.Max)):
+        pick = tirx.min if isinstance(e, sympy.Min) else tirx.max
+        out = _from_sympy(args[0], var)
+        for a in args[1:]:
+            out = pick(out, _from_sympy(a, var))
+        return out
+    if isinstance(e, sympy.Mod):
+        return tirx.floormod(_from_sympy(args[0], var), _from_sympy(args[1], var))
+    if isinstance(e, sympy.Pow) and args[1].is_Integer and int(args[1]) > 0:
+        base = _from_sympy(args[0], var)
+        out = base
+        for _ in range(int(args[1]) - 1):
+            out = out * base
+        return out
+    raise ValueError(f"cannot lower the size {e} ({type(e).__name__})")

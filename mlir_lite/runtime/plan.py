@@ -397,6 +397,18 @@ class Executor:
                     if env.setdefault(d, n) != n:
                         raise ExecutionError(f"{what} has size {n} in dim {i}, but symbol {d} "
                                              f"is already bound to {env[d]}")
+        for pos, (bid, a) in enumerate(zip(plan.inputs, arrays)):  # dims that are expressions
+            for i, (d, n) in enumerate(zip(plan.buffers[bid].shape, a.shape)):
+                if type(d) is not tuple:
+                    continue
+                try:
+                    want = evaluate(d, env)
+                except KeyError as e:
+                    raise ExecutionError(f"input #{pos}: dim {i} is an expression of symbol "
+                                         f"{e.args[0]}, which no input dim binds") from None
+                if want != n:
+                    raise ExecutionError(f"input #{pos} has size {n} in dim {i}, but its type "
+                                         f"says {want} there")
         return env
 
     def _allocate(self, env: Dict[str, int]) -> _Binding:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, overload
 
+from mlir_lite.ir import dim_expr
 from mlir_lite.ir.types import Dim, ElementType, TensorType, Type, broadcast_shapes, i1
 
 __all__ = [
@@ -99,7 +100,7 @@ def dims_equal_or_unknown(a: Dim, b: Dim) -> bool:
 
 
 def dim_mul(a: Dim, b: Dim) -> Dim:
-    return a * b if type(a) is int and type(b) is int else None
+    return a * b if type(a) is int and type(b) is int else dim_expr.mul(a, b)
 
 
 @overload
@@ -110,14 +111,18 @@ def window_out_dim(size: Dim, kernel: Dim, stride: int, pad_begin: int, pad_end:
                    dilation: int, ceil_mode: bool = False) -> Dim: ...
 def window_out_dim(size: Dim, kernel: Dim, stride: int, pad_begin: int, pad_end: int,
                    dilation: int, ceil_mode: bool = False) -> Dim:
-    """Output length of a sliding window (conv/pool); None when the input is not static.
+    """Output length of a sliding window (conv/pool); for a symbolic size an expression of it
+    (`floor((H - 1)/2) + 1`), None when unknown.
 
     With `ceil_mode`, a last window that would start inside the end padding is dropped (ONNX,
     PyTorch). A symbolic size survives a window that preserves length (stride 1, "same" pads)."""
     if type(size) is not int or type(kernel) is not int:
-        if (type(size) is str and type(kernel) is int and stride == 1
-                and pad_begin + pad_end == dilation * (kernel - 1)):
-            return size
+        if type(size) is str and type(kernel) is int:
+            if stride == 1 and pad_begin + pad_end == dilation * (kernel - 1):
+                return size
+            if not ceil_mode or stride == 1:
+                span = dim_expr.add(size, pad_begin + pad_end - dilation * (kernel - 1) - 1)
+                return dim_expr.add(dim_expr.floordiv(span, stride), 1)
         return None
     span = size + pad_begin + pad_end - dilation * (kernel - 1) - 1
     if span < 0:

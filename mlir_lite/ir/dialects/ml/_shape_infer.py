@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, List, Sequence, overload
 
+from mlir_lite.ir import dim_expr
 from mlir_lite.ir.types import Dim, ElementType, TensorType, Type
 
 __all__ = [
@@ -50,7 +51,7 @@ def dim_mul(a: Dim, b: Dim) -> Dim:
         return b
     if b == 1:
         return a
-    return None
+    return dim_expr.mul(a, b)  # a symbolic product (12*N), or None with an unknown factor
 
 
 def dim_add(a: Dim, b: Dim) -> Dim:
@@ -60,7 +61,7 @@ def dim_add(a: Dim, b: Dim) -> Dim:
         return b
     if b == 0:
         return a
-    return None
+    return dim_expr.add(a, b)
 
 
 @overload

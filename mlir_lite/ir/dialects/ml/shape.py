@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from mlir_lite.ir import dim_expr
 from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.dialects.ml._shape_infer import (
     INT_MAX,
@@ -294,6 +295,12 @@ def _slice_dim(d: Any, start: int, end: int, step: int) -> Any:
         return d
     if step == -1 and (start == -1 or start >= INT_MAX) and end <= -INT_MAX:
         return d
+    if step == 1 and type(d) is str:  # clamped as ONNX says, an expression of the symbol
+        def at(i: int) -> Any:
+            if i >= INT_MAX:
+                return d
+            return dim_expr.max_(dim_expr.sub(d, -i), 0) if i < 0 else dim_expr.min_(i, d)
+        return dim_expr.max_(dim_expr.sub(at(end), at(start)), 0)
     return None
 
 
