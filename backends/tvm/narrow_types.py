@@ -111,6 +111,9 @@ def int_range(el: Any) -> Optional[tuple]:
     return (-(1 << (f.bits - 1)), (1 << (f.bits - 1)) - 1) if f.signed else (0, (1 << f.bits) - 1)
 
 
+_NUMPY_NAMES = {f.numpy for f in FORMATS.values()}
+
+
 def as_storage(arr: np.ndarray) -> np.ndarray:
     """An array of a narrow type viewed as its storage bytes (no copy); others as they are."""
     arr = np.asarray(arr)
@@ -119,15 +122,13 @@ def as_storage(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-_NUMPY_NAMES = {f.numpy for f in FORMATS.values()}
-
-
 # -- expressions ---------------------------------------------------------------------------------
 def _u(v: int, dtype: str = "uint32") -> PrimExpr:
     return tirx.const(v, dtype)
 
 
 def _dtype(e: Any) -> str:
+    """lower.dtype_of (lower.py imports this module, so not from there)."""
     if hasattr(e, "asobject"):
         e = e.asobject()
     ty = getattr(e, "ty", None)
