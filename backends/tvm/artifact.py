@@ -63,7 +63,8 @@ def _signature(fn: CompiledFunction, input_names: Optional[Sequence[str]],
     def entry(bid: int, name: str) -> Dict[str, Any]:
         spec = plan.buffers[bid]
         dims = [d if type(d) in (int, str) else None for d in spec.shape]
-        return {"name": name, "dtype": spec.dtype, "dims": dims}
+        # the dtype callers give and get: an 8/4/2-bit type's, not its storage's
+        return {"name": name, "dtype": spec.element or spec.dtype, "dims": dims}
     ins = list(input_names) if input_names else \
         [plan.buffers[b].name or f"arg{i}" for i, b in enumerate(plan.inputs)]
     outs = list(output_names) if output_names else [f"out{i}" for i in range(len(plan.outputs))]

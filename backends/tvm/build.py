@@ -56,6 +56,7 @@ from .executor import (  # noqa: E402
 )
 from .fused import lower_fused  # noqa: E402
 from .lower import BOUND_DIMS, BOUND_SYMBOLS, KINDS, LOWERING, LowerContext, tvm_dtype, value_dtype  # noqa: E402
+from .narrow_types import annotate_plan  # noqa: E402
 from .prepack import prepack_matmul_weights, prepack_weights  # noqa: E402
 from .rules_shape import _typed_dim, _vars_in, reshape_shape  # noqa: E402
 from .schedules import CpuConfig, schedule_cpu, schedule_cuda  # noqa: E402
@@ -517,7 +518,7 @@ def compile_function(module: Operation, func: str = "main", target: TargetLike =
         for info in b.kernels:
             info.schedule = ["dlight"]
     executable = tvm.compile(mod, tgt) if b.funcs else None
-    plan = _with_memory_plan(b.plan(), f, b.value_ids)
+    plan = annotate_plan(_with_memory_plan(b.plan(), f, b.value_ids), b.value_ids)
     dev = tvm.cuda(0) if b.is_cuda else tvm.cpu(0)
     if executable is None:
         executor = Executor(plan, {}, dev)

@@ -21,6 +21,7 @@ from tvm import te, tirx
 from mlir_lite.ir.core import Operation, Value
 
 from .lower import KINDS, LOWERING, LowerContext, value_dtype
+from .narrow_types import as_storage
 from .schedules import CPU_SCHEDULES
 
 __all__ = ["lower_fused"]
@@ -28,7 +29,7 @@ __all__ = ["lower_fused"]
 
 def _constant(op: Operation) -> te.Tensor:
     """A (small) constant cloned into the region, as a compute of its values."""
-    arr = np.asarray(op.attributes["value"].array)
+    arr = as_storage(op.attributes["value"].array)  # an 8/4/2-bit type: its bytes
     dtype = value_dtype(op.results[0])
     flat = arr.reshape(-1)
     if flat.size > 64:

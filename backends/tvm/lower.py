@@ -20,6 +20,7 @@ ExecutionError naming the op. So a bad index is always reported, never silently 
 """
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,6 +34,8 @@ import mlir_lite.ir.dialects.ml  # noqa: F401  (the op declarations the kinds co
 from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.opdef import op_has_trait, op_kernel_kind
 from mlir_lite.ir.types import ElementType, TensorType
+
+from .narrow_types import check_op, storage_dtype
 
 __all__ = ["LOWERING", "KINDS", "lower", "declared_kind", "LowerContext", "tvm_dtype",
            "value_dtype", "dtype_of", "load", "is_one", "same_dim", "broadcast_shape",
@@ -77,9 +80,9 @@ def load(t: te.Tensor, idx: Sequence[Any]) -> PrimExpr:
 
 
 def tvm_dtype(el: ElementType) -> str:
-    """The TVM dtype string of an element type (`f32` -> `float32`, `i1` -> `bool`); a
-    CompileError for the types the backend has no dtype for (8/4-bit floats, 2/4-bit ints)."""
-    dt = _DTYPES.get(el.name)
+    """The TVM dtype string of an element type (`f32` -> `float32`, `i1` -> `bool`); the 8/4-bit
+    floats and 4/2-bit ints are stored as bytes (`uint8`, narrow_types.py)."""
+    dt = _DTYPES.get(el.name) or storage_dtype(el)
     if dt is None:
         from mlir_lite.errors import CompileError
         raise CompileError(f"element type {el.name} is not supported by the TVM backend")
@@ -110,7 +113,9 @@ def declared_kind(name: str) -> str:
 def lower(*names: str, kind: Optional[str] = None) -> Callable[[Rule], Rule]:
     """Register `fn(ctx, op, *tensors)` as the lowering of the named ops, scheduled as the kind
     their declaration gives (`declared_kind`), or as `kind`: an override, for a TVM schedule
-    that differs from the declaration (a `kind` equal to the declared one is refused)."""
+    that differs from the declaration (a `kind` equal to the declared one is refused). The
+    registered rule first refuses an op that would compute on 8/4/2-bit values, which only
+    the conversions and the byte-moving ops may see (`narrow_types.check_op`)."""
     def deco(fn: Rule) -> Rule:
         for n in names:
             if n in LOWERING:
@@ -118,10 +123,18 @@ def lower(*names: str, kind: Optional[str] = None) -> Callable[[Rule], Rule]:
             if kind is not None and kind == declared_kind(n):
                 raise ValueError(f"lowering rule for {n}: kind={kind!r} is what its declaration "
                                  "gives; drop the override")
-            LOWERING[n] = fn
+            LOWERING[n] = _checked(fn)
             KINDS[n] = kind or declared_kind(n)
         return fn
     return deco
+
+
+def _checked(fn: Rule) -> Rule:
+    @functools.wraps(fn)
+    def rule(ctx: "LowerContext", op: Operation, *tensors: Any) -> Any:
+        check_op(op)
+        return fn(ctx, op, *tensors)
+    return rule
 
 
 @dataclass

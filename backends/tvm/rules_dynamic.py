@@ -23,6 +23,7 @@ from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups
 from mlir_lite.ir.types import TensorType
 
 from .lower import BOUND_DIMS, LowerContext, dtype_of, load, lower
+from .narrow_types import as_storage
 from .rules_shape import _clamp, _typed_dim, _vars_in, nearest_index
 
 __all__ = ["result_shape", "scalar_of", "entry", "unravel", "any_of", "i64", "slice_bounds",
@@ -218,7 +219,8 @@ def _compress(ctx: LowerContext, op: Operation, x: te.Tensor, cond: te.Tensor) -
 def _constant_of_shape_dynamic(ctx: LowerContext, op: Operation, s: te.Tensor) -> te.Tensor:
     out = result_shape(op, [s])
     v = op.attr("value")
-    c = ctx.const(0 if v is None else v.array.reshape(-1)[0].item(), ctx.result_dtype())
+    c = ctx.const(0 if v is None else as_storage(v.array).reshape(-1)[0].item(),
+                  ctx.result_dtype())
     if len(s.shape) != 1 or not isinstance(s.shape[0], tirx.IntImm) or \
             int(s.shape[0]) != len(out):
         raise NotImplementedError(f"{op.name}: the shape operand must be 1-D of length "

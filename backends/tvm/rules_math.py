@@ -2,7 +2,8 @@
 
 Semantics are the interpreter's (mlir_lite/interpreter/ml_math.py): integer division truncates,
 `mod` follows the divisor's sign unless `fmod`, casts from float to int truncate, `round` is
-half-to-even. Matmul and gemm produce a stage named `matmul` whose loops are
+half-to-even; casts to or from the 8/4/2-bit types convert their stored bytes (narrow_types.py).
+Matmul and gemm produce a stage named `matmul` whose loops are
 `(batch..., i, j, k)`: the matmul schedule finds it by that name.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mlir_lite.ir.dialects.ml._infer import norm_axes, norm_axis, operand_groups
 from mlir_lite.ir.dialects.ml.math import ACTIVATION_ATTRS
 from mlir_lite.ir.dialects.ml.reduce import REDUCE_OPS
 
+from . import narrow_types
 from .fast_exp import fast_exp
 from .lower import LowerContext, broadcast_index, broadcast_shape, dtype_of, lower, same_dim
 
@@ -285,6 +287,10 @@ def _where(ctx: LowerContext, op: Operation, c: te.Tensor, x: te.Tensor,
 
 @lower("ml.cast")
 def _cast(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    src, dst = op.operands[0].type.element, op.results[0].type.element  # type: ignore[attr-defined]
+    if narrow_types.is_narrow(src) or narrow_types.is_narrow(dst):  # stored as bytes
+        sat = bool(op.attr("saturate"))
+        return ctx.elementwise([x], lambda v: narrow_types.cast(v, src, dst, sat))
     to = ctx.result_dtype()
     if to == "bool":
         return ctx.elementwise([x], lambda v: v != _c(0, v))

@@ -5,9 +5,11 @@ A scale or zero point is a scalar (or one element), one entry per index of `axis
 (`block_size` consecutive entries along `axis` share one); a kernel reads it at
 `p[..., o[axis] // block, ...]` and flags, at run time, a per-axis or blocked parameter whose
 length does not fit x. Quantization rounds half to even (`nearbyint`) and saturates to the
-integer range of the result type; 8/4-bit float results are not lowered (TVM has no such
-dtypes here). The integer matmul/conv subtract the zero points in i32 first, then reuse the
-float rules' computations (`matmul_compute`, `ml.conv`'s rule), accumulating in i32.
+integer range of the result type (4/2-bit ones included); to an 8/4-bit float it divides in
+the scale's precision and rounds to nearest even, saturating when `saturate` (the zero point
+is added for float4 only, as the interpreter). The 8/4/2-bit types are stored as bytes and
+converted by narrow_types.py. The integer matmul/conv subtract the zero points in i32 first,
+then reuse the float rules' computations (`matmul_compute`, `ml.conv`'s rule), accumulating in i32.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._infer import operand_groups
 
 from .lower import LowerContext, dtype_of, load, lower
+from .narrow_types import from_value, int_range, narrow_format, to_value
 from .rules_math import matmul_compute
 from .rules_nn import _conv
 
@@ -72,21 +75,52 @@ def _param(ctx: LowerContext, op: Operation, p: te.Tensor, x: te.Tensor, what: s
 def _quantize(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups(xs, op.attributes, ("x", "scale", "zero_point?"))
     x, scale, zp = g["x"], g["scale"], g["zero_point"]
+    to_el = op.results[0].type.element  # type: ignore[attr-defined]
+    zp_el = _element(op, "zero_point")
     to = ctx.result_dtype()
-    if to not in _INT_RANGE:
-        raise NotImplementedError(f"quantizing to {to} (only integer results are lowered)")
-    lo, hi = _INT_RANGE[to]
     sc = _param(ctx, op, scale, x, "scale")
     zpf = _param(ctx, op, zp, x, "zero_point") if zp is not None else None
+    fmt = narrow_format(to_el)
+    if fmt is not None and fmt.is_float:
+        return _quantize_float(ctx, op, x, scale, sc, zpf, zp_el)
+    rng = int_range(to_el) or _INT_RANGE.get(to)
+    if rng is None:
+        raise NotImplementedError(f"quantizing to {to_el} (integer and 8/4-bit float results "
+                                  "are lowered)")
+    lo, hi = rng
     ft = "float64" if "float64" in (dtype_of(x), dtype_of(scale)) else "float32"
 
     def body(*o: Any) -> Any:
         y = tirx.nearbyint(x[o].astype(ft) / sc(o).astype(ft)).astype("float64")
         if zpf is not None:
-            y = y + zpf(o).astype("float64")
+            y = y + to_value(zpf(o), zp_el).astype("float64")
         y = tirx.max(tirx.min(y, tirx.const(float(hi), "float64")),
                      tirx.const(float(lo), "float64"))
-        return y.astype(to)
+        return from_value(y, to_el)
+    return te.compute(x.shape, body, name=ctx.name("quantize"))
+
+
+def _element(op: Operation, name: str) -> Any:
+    """The element type of operand `name` of a quantize/dequantize op (None when absent)."""
+    v = operand_groups(list(op.operands), op.attributes, ("x", "scale", "zero_point?"))[name]
+    return None if v is None else v.type.element
+
+
+def _quantize_float(ctx: LowerContext, op: Operation, x: te.Tensor, scale: te.Tensor, sc: Any,
+                    zpf: Any, zp_el: Any) -> te.Tensor:
+    """x / scale as an 8/4-bit float, in the scale's precision (float64 for a float64 scale,
+    else float32, as the interpreter), saturating when `saturate`; the zero point is added for
+    float4 only (float8 zero points are 0 in ONNX)."""
+    to_el = op.results[0].type.element  # type: ignore[attr-defined]
+    ft = "float64" if dtype_of(scale) == "float64" else "float32"
+    sat = bool(op.attr("saturate"))
+    add_zp = zpf is not None and to_el.name == "f4E2M1FN"
+
+    def body(*o: Any) -> Any:
+        y = x[o].astype(ft) / sc(o).astype(ft)
+        if add_zp:
+            y = y + to_value(zpf(o), zp_el).astype(ft)
+        return from_value(y, to_el, sat)
     return te.compute(x.shape, body, name=ctx.name("quantize"))
 
 
@@ -94,17 +128,22 @@ def _quantize(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
 def _dequantize(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
     g = operand_groups(xs, op.attributes, ("x", "scale", "zero_point?"))
     x, scale, zp = g["x"], g["scale"], g["zero_point"]
-    if dtype_of(x) not in _INT_RANGE:
-        raise NotImplementedError(f"dequantizing {dtype_of(x)} (only integer inputs are lowered)")
+    x_el, zp_el = _element(op, "x"), _element(op, "zero_point")
+    fmt = narrow_format(x_el)
+    is_float = fmt is not None and fmt.is_float
+    if fmt is None and dtype_of(x) not in _INT_RANGE:
+        raise NotImplementedError(f"dequantizing {dtype_of(x)} (integer and 8/4-bit float "
+                                  "inputs are lowered)")
     out = ctx.result_dtype()
     sc = _param(ctx, op, scale, x, "scale")
     zpf = _param(ctx, op, zp, x, "zero_point") if zp is not None else None
     ft = "float32" if out in ("float16", "bfloat16") else out
+    wide = "float64" if is_float else "int64"  # x - zero point is exact in it
 
     def body(*o: Any) -> Any:
-        v = x[o].astype("int64")
+        v = to_value(x[o], x_el).astype(wide)
         if zpf is not None:
-            v = v - zpf(o).astype("int64")
+            v = v - to_value(zpf(o), zp_el).astype(wide)
         return (v.astype(ft) * sc(o).astype(ft)).astype(out)
     return te.compute(x.shape, body, name=ctx.name("dequantize"))
 

@@ -29,6 +29,7 @@ from .lower import (
     dtype_of,
     lower,
 )
+from .narrow_types import as_storage
 from .shape_expr import dim_to_tvm
 
 __all__ = ["reshape_shape"]
@@ -407,7 +408,7 @@ def _size(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
 def _constant_of_shape(ctx: LowerContext, op: Operation) -> te.Tensor:
     v = op.attr("value")
     dt = ctx.result_dtype()
-    val = 0 if v is None else v.array.reshape(-1)[0].item()
+    val = 0 if v is None else as_storage(v.array).reshape(-1)[0].item()
     c = ctx.const(val, dt)
     return te.compute([_i64(s) for s in op.attr("shape")], lambda *o: c, name="fill")
 

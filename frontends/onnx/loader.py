@@ -35,6 +35,7 @@ for _n in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FL
         ONNX_ITEMSIZE[getattr(TensorProto, _n)] = 1
 _PACKED4 = {getattr(TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1")
             if hasattr(TensorProto, n)}
+_PACKED2 = {getattr(TensorProto, n) for n in ("INT2", "UINT2") if hasattr(TensorProto, n)}
 # the typed repeated field that holds each data type when raw_data is not used
 _FIELD: Dict[int, str] = {
     TensorProto.FLOAT: "float_data", TensorProto.COMPLEX64: "float_data",
@@ -60,6 +61,8 @@ def tensor_nbytes(t: TensorProto, where: str) -> Tuple[int, int]:
         n *= d
     if t.data_type in _PACKED4:
         return n, (n + 1) // 2
+    if t.data_type in _PACKED2:
+        return n, (n + 3) // 4
     if t.data_type == TensorProto.STRING:
         return n, n
     size = ONNX_ITEMSIZE.get(t.data_type)
@@ -117,6 +120,8 @@ def _check_inline(t: TensorProto, n: int, nbytes: int, where: str) -> None:
         want = 2 * n
     elif t.data_type in _PACKED4:
         want = (n + 1) // 2
+    elif t.data_type in _PACKED2:
+        want = (n + 3) // 4
     else:
         want = n
     if have != want:

@@ -109,9 +109,12 @@ def _member_data_offset(fh: Any, info: zipfile.ZipInfo) -> int:
 
 
 def _np_dtype(name: str) -> np.dtype:
-    if name == "bfloat16":
+    """A numpy dtype by name, the ml_dtypes ones (bfloat16, float8_e4m3fn, int4, ...)
+    included."""
+    if not hasattr(np, name):
         import ml_dtypes
-        return np.dtype(ml_dtypes.bfloat16)
+        if hasattr(ml_dtypes, name):
+            return np.dtype(getattr(ml_dtypes, name))
     return np.dtype(name)
 
 

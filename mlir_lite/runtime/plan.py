@@ -33,7 +33,10 @@ region. A value carried around a loop is copied when yielded, since the body's b
 reused by the next iteration; scan outputs are stacked on the host.
 
 Inputs that are C-contiguous and 64-byte aligned are passed to TVM without a copy; others are
-copied into aligned memory, since TVM requires the alignment. Outputs are fresh numpy arrays. A
+copied into aligned memory, since TVM requires the alignment. Outputs are fresh numpy arrays.
+A buffer of an 8/4/2-bit type (float8, float4, int4, int2: `BufferSpec.element`) is stored as
+one byte per element (`dtype` uint8, the bytes of ml_dtypes' arrays): such inputs are taken as
+ml_dtypes arrays and viewed as bytes, such outputs are returned as ml_dtypes arrays. A
 kernel's error flags are read after it runs and raise ExecutionError with the op's location.
 Calls are serialised by a lock, so one executor may be shared between threads.
 """
@@ -51,7 +54,7 @@ from mlir_lite.runtime.arena import ArenaPlan, align, arena_plan_from_json, aren
 
 __all__ = ["BufferSpec", "KernelCall", "ViewStep", "BindStep", "IfStep", "ForStep", "WhileStep",
            "Plan", "Executor", "evaluate", "free_symbols", "plan_to_json", "plan_from_json",
-           "count_kernel_calls"]
+           "count_kernel_calls", "element_dtype"]
 
 
 # -- shape expressions ---------------------------------------------------------------------------
@@ -101,13 +104,17 @@ def free_symbols(d: Any) -> set:
 class BufferSpec:
     """A tensor of the plan: `kind` is input | const | temp | view | arg (bound by the host: a
     region argument or a control-flow result). `dynamic`: its shape uses symbols bound inside
-    control flow, so it is allocated when used."""
+    control flow, so it is allocated when used. `element`: the element dtype of a tensor
+    stored as `dtype` bytes (an ml_dtypes name: `float8_e4m3fn`, `int4`, ...; empty when the
+    elements are `dtype`): the executor takes and returns such inputs and outputs as arrays of
+    `element`, viewed as `dtype` without a copy."""
 
     shape: tuple
     dtype: str
     kind: str
     name: str = ""
     dynamic: bool = False
+    element: str = ""
 
 
 @dataclass(frozen=True)
@@ -273,16 +280,24 @@ def _step_from_json(d: Dict[str, Any]) -> Any:
 
 def plan_to_json(plan: Plan) -> Dict[str, Any]:
     """The plan as JSON-able data, without the constants' values (their buffer ids only)."""
-    return {"buffers": [{"shape": _to_json(b.shape), "dtype": b.dtype, "kind": b.kind,
-                         "name": b.name, "dynamic": b.dynamic} for b in plan.buffers],
+    return {"buffers": [_buffer_to_json(b) for b in plan.buffers],
             "inputs": list(plan.inputs), "outputs": list(plan.outputs),
             "steps": [_step_to_json(s) for s in plan.steps],
             "constants": sorted(plan.constants), "memory": arena_plan_to_json(plan.memory)}
 
 
+def _buffer_to_json(b: BufferSpec) -> Dict[str, Any]:
+    out = {"shape": _to_json(b.shape), "dtype": b.dtype, "kind": b.kind, "name": b.name,
+           "dynamic": b.dynamic}
+    if b.element:
+        out["element"] = b.element
+    return out
+
+
 def plan_from_json(data: Mapping[str, Any], constants: Dict[int, np.ndarray]) -> Plan:
     bufs = tuple(BufferSpec(_shape_from_json(b["shape"]), b["dtype"], b["kind"], b["name"],
-                            bool(b.get("dynamic", False))) for b in data["buffers"])
+                            bool(b.get("dynamic", False)), str(b.get("element", "")))
+                 for b in data["buffers"])
     return Plan(bufs, tuple(data["inputs"]), tuple(data["outputs"]),
                 tuple(_step_from_json(s) for s in data["steps"]), dict(constants),
                 arena_plan_from_json(data.get("memory")))
@@ -304,6 +319,25 @@ def _walk(steps: Sequence[Any]) -> List[Any]:
             if hasattr(s, k):
                 out.extend(_walk(getattr(s, k)))
     return out
+
+
+def element_dtype(spec: BufferSpec) -> np.dtype:
+    """The numpy dtype of a buffer's elements as the caller sees them: `spec.element` (an
+    ml_dtypes type) when the buffer stores another type's bytes, else `spec.dtype`."""
+    if spec.element:
+        import ml_dtypes
+        return np.dtype(getattr(ml_dtypes, spec.element))
+    if spec.dtype == "bfloat16":
+        import ml_dtypes
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(spec.dtype)
+
+
+def _stored(a: np.ndarray, spec: BufferSpec) -> np.ndarray:
+    """Array `a` of buffer `spec` as the dtype the kernels read (its bytes, not a copy)."""
+    if spec.element and a.dtype != np.dtype(spec.dtype):
+        return a.view(spec.dtype)
+    return a
 
 
 def _itemsize(dtype: str) -> int:
@@ -349,9 +383,17 @@ class Executor:
                     if sym and sym not in self._funcs:
                         self._funcs[sym] = module[sym]
         self._consts = constants if constants is not None else {
-            i: tvm.runtime.tensor(np.require(a, requirements="C"), device)
+            i: tvm.runtime.tensor(np.require(_stored(a, plan.buffers[i]), requirements="C"),
+                                  device)
             for i, a in plan.constants.items()}
         self._symbols = {d for b in plan.inputs for d in plan.buffers[b].shape if type(d) is str}
+        # the dtypes callers give and get; inputs and outputs stored as another dtype's bytes
+        # (`BufferSpec.element`) are viewed as that dtype
+        self._in_dtypes = [element_dtype(plan.buffers[b]) for b in plan.inputs]
+        self._in_storage = {pos: np.dtype(plan.buffers[b].dtype)
+                            for pos, b in enumerate(plan.inputs) if plan.buffers[b].element}
+        self._out_views = [element_dtype(plan.buffers[b]) if plan.buffers[b].element else None
+                           for b in plan.outputs]
         # ids of the kernel calls with outputs allocated when they run
         self._dyn_calls = {id(s) for s in _walk(plan.steps) if isinstance(s, KernelCall)
                            and any(plan.buffers[o].dynamic for o in s.outputs)}
@@ -384,8 +426,9 @@ class Executor:
         for pos, (bid, a) in enumerate(zip(plan.inputs, arrays)):
             spec = plan.buffers[bid]
             what = f"input #{pos}" + (f" ({spec.name})" if spec.name else "")
-            if a.dtype != np.dtype(spec.dtype):
-                raise ExecutionError(f"{what} has dtype {a.dtype}, expected {spec.dtype}")
+            want = self._in_dtypes[pos]
+            if a.dtype != want:
+                raise ExecutionError(f"{what} has dtype {a.dtype}, expected {want}")
             if a.ndim != len(spec.shape):
                 raise ExecutionError(f"{what} has rank {a.ndim} (shape {a.shape}), expected "
                                      f"rank {len(spec.shape)}")
@@ -497,13 +540,16 @@ class Executor:
     def run(self, arrays: Sequence[Any]) -> List[np.ndarray]:
         arrays = [np.asarray(a) for a in arrays]
         env = self.bind(arrays)
+        for pos, dt in self._in_storage.items():
+            arrays[pos] = arrays[pos].view(dt)  # same itemsize: no copy
         with self._lock:
             hb = self._allocate(env)
             bufs = list(hb.bufs)
             for bid, a in zip(self.plan.inputs, arrays):
                 bufs[bid] = self._to_device(a, bid, hb.staging)
             self._exec(self.plan.steps, bufs, env, hb)
-            return [self._host(bufs[o]) for o in self.plan.outputs]
+            outs = [self._host(bufs[o]) for o in self.plan.outputs]
+        return [a if v is None else a.view(v) for a, v in zip(outs, self._out_views)]
 
     def _host(self, t: Any) -> np.ndarray:
         """A numpy copy of tensor `t` (through DLPack on the CPU: much cheaper)."""
