@@ -445,13 +445,13 @@ class Executor:
                 if type(d) is not tuple:
                     continue
                 try:
-                    want = evaluate(d, env)
+                    size = evaluate(d, env)
                 except KeyError as e:
                     raise ExecutionError(f"input #{pos}: dim {i} is an expression of symbol "
                                          f"{e.args[0]}, which no input dim binds") from None
-                if want != n:
+                if size != n:
                     raise ExecutionError(f"input #{pos} has size {n} in dim {i}, but its type "
-                                         f"says {want} there")
+                                         f"says {size} there")
         return env
 
     def _allocate(self, env: Dict[str, int]) -> _Binding:
