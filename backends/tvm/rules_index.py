@@ -1,13 +1,13 @@
 """Lowering rules for more indexing and layout ops: scatter_elements, scatter_nd, gather_nd,
-one_hot, topk, cumsum, trilu, depth_to_space and space_to_depth.
+one_hot, topk, cumsum/cumprod, trilu, depth_to_space and space_to_depth.
 
 The scatters are linear-time `te.extern` kernels (scatter_ir.py: copy the data, then one loop
 over the updates; for reduction "none" the last update of an element wins, as numpy and the
 interpreter do); they are kind "scatter", which the generic CPU schedule handles. Everything
 else is a plain `te.compute`, so the generic schedules apply. Index reads are clamped (the
 scatters skip bad indices) and reported through error flags (`ctx.add_check`), as in
-`rules_shape.py`. topk ranks each element with an O(n^2) count along the axis; cumsum is an
-O(n^2) masked sum along the axis.
+`rules_shape.py`. topk ranks each element with an O(n^2) count along the axis; cumsum/cumprod are an
+O(n^2) masked sum/product along the axis.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tvm.ir.expr import Expr as PrimExpr
 
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._shape_infer import norm_axis
+from mlir_lite.ir.dialects.ml.reduce import CUMULATIVE_OPS
 
 from .lower import LowerContext, dtype_of, load, lower, same_dim
 from .rules_shape import _bad_index, _checked_index
@@ -175,10 +176,18 @@ def _topk(ctx: LowerContext, op: Operation, x: te.Tensor) -> List[te.Tensor]:
     return [vals, idx]
 
 
-def cumsum_along(x: te.Tensor, axis: int, excl: bool, rev: bool, acc: str
-                 ) -> Callable[..., Expr]:
-    """The body of a cumulative sum of `x` along `axis` in dtype `acc`: a masked sum over the
-    axis (O(n) per element)."""
+_PRODUCT = te.comm_reducer(lambda a, b: a * b, lambda t: tirx.const(1, t), name="product")
+# the accumulation of each cumulative op (CUMULATIVE_OPS) and its identity
+_ACCUMULATE = {"sum": (te.sum, 0), "product": (_PRODUCT, 1)}
+
+
+def cumulative_along(x: te.Tensor, axis: int, excl: bool, rev: bool, acc: str, what: str
+                     ) -> Callable[..., Expr]:
+    """The body of a cumulative `what` ("sum" or "product", CUMULATIVE_OPS) of `x` along
+    `axis` in dtype `acc`: the accumulation over the axis of the elements up to each one, the
+    others replaced by the identity (O(n) per element)."""
+    reduce, identity = _ACCUMULATE[what]
+
     def body(*o: Expr) -> Expr:
         j = te.reduce_axis((0, x.shape[axis]), name="j")
         i = o[axis]
@@ -187,21 +196,29 @@ def cumsum_along(x: te.Tensor, axis: int, excl: bool, rev: bool, acc: str
         else:
             keep = j < i if excl else j <= i
         v = x[tuple(o[:axis]) + (j,) + tuple(o[axis + 1:])].astype(acc)
-        return te.sum(tirx.Select(keep, v, tirx.const(0, acc)), axis=j)
+        return reduce(tirx.Select(keep, v, tirx.const(identity, acc)), axis=j)
     return body
 
 
-@lower("ml.cumsum")
-def _cumsum(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
-    rank = len(x.shape)
-    axis = norm_axis(op.attr("axis"), rank)
-    excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
-    dt = x.dtype
-    acc = "float32" if dt in ("float16", "bfloat16") else dt
-    s = te.compute(x.shape, cumsum_along(x, axis, excl, rev, acc), name=ctx.name("cumsum_acc"))
-    if acc == dt:
-        return s
-    return te.compute(x.shape, lambda *o: s[o].astype(dt), name=ctx.name("cumsum"))
+def _cumulative(name: str) -> None:
+    what = CUMULATIVE_OPS[name]
+
+    @lower(f"ml.{name}")
+    def rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+        rank = len(x.shape)
+        axis = norm_axis(op.attr("axis"), rank)
+        excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
+        dt = x.dtype
+        acc = "float32" if dt in ("float16", "bfloat16") else dt
+        s = te.compute(x.shape, cumulative_along(x, axis, excl, rev, acc, what),
+                       name=ctx.name(f"{name}_acc"))
+        if acc == dt:
+            return s
+        return te.compute(x.shape, lambda *o: s[o].astype(dt), name=ctx.name(name))
+
+
+for _name in CUMULATIVE_OPS:
+    _cumulative(_name)
 
 
 @lower("ml.trilu")

@@ -249,14 +249,16 @@ def test_arg_reductions_match_onnx(name, onnx_op, axis, keepdims, last):
     assert_close(got, want)
 
 
+@pytest.mark.parametrize("name,onnx_op,opset", [("cumsum", "CumSum", 23),
+                                                ("cumprod", "CumProd", 26)])
 @pytest.mark.parametrize("exclusive,reverse", [(False, False), (True, False), (False, True),
                                                (True, True)])
-def test_cumsum_matches_onnx(exclusive, reverse):
-    x = randn(3, 4)
-    got = run_op("ml.cumsum", [x], axis=1, exclusive=exclusive, reverse=reverse)[0]
-    want = onnx_ref("CumSum", [x, np.array(1, np.int64)], exclusive=int(exclusive),
-                    reverse=int(reverse))[0]
-    assert_close(got, want)
+def test_cumulative_matches_onnx(name, onnx_op, opset, exclusive, reverse):
+    for x, axis in ((randn(3, 4), 1), (randi(4, 3, lo=-3, hi=4), 0)):
+        got = run_op(f"ml.{name}", [x], axis=axis, exclusive=exclusive, reverse=reverse)[0]
+        want = onnx_ref(onnx_op, [x, np.array(axis, np.int64)], opset=opset,
+                        exclusive=int(exclusive), reverse=int(reverse))[0]
+        assert_close(got, want)
 
 
 # -- type inference ----------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def test_traits_match_what_the_ops_are() -> None:
     for n in ML_OPS:
         short = n[3:]
         if short.startswith("reduce_") or short in ("softmax", "log_softmax", "argmax",
-                                                    "argmin", "cumsum", "topk"):
+                                                    "argmin", "cumsum", "cumprod",
+                                                    "topk"):
             want[n] = "reduction"
         elif short.endswith("_norm") and short != "batch_norm":
             want[n] = "reduction"
@@ -152,7 +153,8 @@ NO_VJP: Dict[str, str] = {
     **dict.fromkeys(["ml.lstm", "ml.gru", "ml.rnn"],
                     "no rule yet (differentiate the decompose-rnn expansion)"),
     **dict.fromkeys(
-        ["ml.compress", "ml.cumsum_dynamic", "ml.dequantize_linear", "ml.global_lp_pool",
+        ["ml.compress", "ml.cumprod", "ml.cumprod_dynamic", "ml.cumsum_dynamic",
+         "ml.dequantize_linear", "ml.global_lp_pool",
          "ml.lp_pool", "ml.lrn", "ml.mod", "ml.one_hot", "ml.one_hot_dynamic", "ml.pad_dynamic",
          "ml.resize", "ml.resize_dynamic", "ml.slice_dynamic", "ml.split_dynamic",
          "ml.squeeze_dynamic", "ml.tile_dynamic", "ml.topk_dynamic", "ml.trilu_dynamic",

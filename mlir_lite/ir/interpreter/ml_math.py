@@ -361,20 +361,25 @@ rule("ml.argmax")(_arg(np.argmax))
 rule("ml.argmin")(_arg(np.argmin))
 
 
-@rule("ml.cumsum")
-def _cumsum(op: Operation, x: np.ndarray) -> np.ndarray:
-    x = upcast(x)
-    axis = norm_axis(op.attr("axis"), x.ndim)
-    if op.attr("reverse"):
-        x = np.flip(x, axis)
-    y = np.cumsum(x, axis=axis, dtype=x.dtype)
-    if op.attr("exclusive"):
-        shifted = np.zeros_like(y)
-        dst, src = [slice(None)] * x.ndim, [slice(None)] * x.ndim
-        dst[axis], src[axis] = slice(1, None), slice(0, -1)
-        shifted[tuple(dst)] = y[tuple(src)]
-        y = shifted
-    return np.flip(y, axis) if op.attr("reverse") else y
+def _cumulative(fn: Any, identity: int) -> Any:
+    def apply(op: Operation, x: np.ndarray) -> np.ndarray:
+        x = upcast(x)
+        axis = norm_axis(op.attr("axis"), x.ndim)
+        if op.attr("reverse"):
+            x = np.flip(x, axis)
+        y = fn(x, axis=axis, dtype=x.dtype)
+        if op.attr("exclusive"):
+            shifted = np.full_like(y, identity)
+            dst, src = [slice(None)] * x.ndim, [slice(None)] * x.ndim
+            dst[axis], src[axis] = slice(1, None), slice(0, -1)
+            shifted[tuple(dst)] = y[tuple(src)]
+            y = shifted
+        return np.flip(y, axis) if op.attr("reverse") else y
+    return apply
+
+
+rule("ml.cumsum")(_cumulative(np.cumsum, 0))
+rule("ml.cumprod")(_cumulative(np.cumprod, 1))
 
 
 @rule("ml.bitcast")
