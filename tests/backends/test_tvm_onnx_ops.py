@@ -11,7 +11,7 @@ pytest.importorskip("tvm")
 pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto  # noqa: E402
-from test_tvm_rule_coverage import F, f32, run_three_ways  # noqa: E402
+from test_tvm_rule_coverage import I64, F, f32, run_three_ways  # noqa: E402
 
 R = np.random.default_rng(5)
 F64, I32 = TensorProto.DOUBLE, TensorProto.INT32
@@ -28,3 +28,26 @@ def test_cumprod(exclusive: int, reverse: int) -> None:
                    exclusive=exclusive, reverse=reverse)
     run_three_ways("CumProd", {"x": f32(2, 5), "a": np.int64(-1)}, [F], opset=26,
                    exclusive=exclusive, reverse=reverse)
+
+
+@pytest.mark.parametrize("ceil,incl", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_average_pool_with_dilations(ceil: int, incl: int) -> None:
+    run_three_ways("AveragePool", {"x": f32(1, 2, 9, 8)}, [F], kernel_shape=[3, 2],
+                   dilations=[2, 3], strides=[2, 1], pads=[1, 0, 2, 1], ceil_mode=ceil,
+                   count_include_pad=incl)
+    run_three_ways("AveragePool", {"x": f32(1, 1, 7, 6, 5)}, [F], kernel_shape=[2, 2, 2],
+                   dilations=[2, 2, 1], strides=[1, 2, 2], ceil_mode=ceil,
+                   count_include_pad=incl)
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_max_pool_indices(order: int) -> None:
+    ties = R.integers(0, 3, (2, 3, 7, 6)).astype(np.float32)  # many equal maxima
+    run_three_ways("MaxPool", {"x": ties}, [F, I64], kernel_shape=[3, 3], strides=[2, 2],
+                   pads=[1, 1, 1, 1], storage_order=order)
+    run_three_ways("MaxPool", {"x": f32(1, 2, 8, 7)}, [F, I64], kernel_shape=[2, 3],
+                   strides=[2, 1], dilations=[2, 1], ceil_mode=1, storage_order=order)
+    run_three_ways("MaxPool", {"x": R.integers(0, 2, (1, 2, 4, 5, 3)).astype(np.float32)},
+                   [F, I64], kernel_shape=[2, 2, 2], strides=[1, 2, 1], storage_order=order)
+    run_three_ways("MaxPool", {"x": np.full((1, 1, 4, 4), -np.inf, np.float32)}, [F, I64],
+                   kernel_shape=[2, 2], pads=[1, 1, 0, 0], storage_order=order)

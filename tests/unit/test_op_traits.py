@@ -144,6 +144,7 @@ NO_VJP: Dict[str, str] = {
          "ml.logical_and", "ml.logical_or", "ml.logical_xor", "ml.not", "ml.bitwise_and",
          "ml.bitwise_or", "ml.bitwise_xor", "ml.bit_shift", "ml.bitcast", "ml.quantize_linear",
          "ml.matmul_integer", "ml.conv_integer", "ml.range", "ml.constant_of_shape",
+         "ml.max_pool_indices",
          "ml.constant_of_shape_dynamic"],
         "integer/boolean results or operands: no float gradient flows through it"),
     "ml.constant": "no operands",

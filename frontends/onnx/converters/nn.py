@@ -99,19 +99,17 @@ def _pool(ml: str):
         strides, pads, dil = _window(ctx, x, ks, n)
         attrs = dict(kernel_shape=tuple(ks), strides=strides, pads=pads,
                      ceil_mode=bool_attr(ctx, "ceil_mode"))
+        attrs["dilations"] = dil
         if ml == "max_pool":
-            attrs["dilations"] = dil
+            order = ctx.attr("storage_order", 0, "int")
             if ctx.has_output(1):
-                raise Unsupported("MaxPool's Indices output is not supported")
-            if ctx.attr("storage_order", 0, "int"):
-                raise Unsupported("MaxPool with storage_order=1")
+                return [ctx.op("ml.max_pool", x, **attrs),
+                        ctx.op("ml.max_pool_indices", x, storage_order=order, **attrs)]
+            # storage_order only orders the Indices output
         elif ml == "avg_pool":
-            if any(d != 1 for d in dil):
-                raise Unsupported("AveragePool with dilations")
             attrs["count_include_pad"] = bool_attr(ctx, "count_include_pad")
         else:
             attrs["p"] = ctx.attr("p", 2, "int")
-            attrs["dilations"] = dil
         return [ctx.op(f"ml.{ml}", x, **attrs)]
     return conv
 
