@@ -51,3 +51,10 @@ def test_max_pool_indices(order: int) -> None:
                    [F, I64], kernel_shape=[2, 2, 2], strides=[1, 2, 1], storage_order=order)
     run_three_ways("MaxPool", {"x": np.full((1, 1, 4, 4), -np.inf, np.float32)}, [F, I64],
                    kernel_shape=[2, 2], pads=[1, 1, 0, 0], storage_order=order)
+
+
+@pytest.mark.parametrize("p,axis", [(1, 0), (2, 1), (1, -1), (2, -1)])
+def test_lp_normalization(p: int, axis: int) -> None:
+    x = f32(3, 4, 5)
+    x[:, 1] = 0.0  # zero norms along some axes: 0, not 0/0
+    run_three_ways("LpNormalization", {"x": x}, [F], p=p, axis=axis)

@@ -166,6 +166,19 @@ def _group_norm(ctx: NodeContext) -> List[Value]:
                    epsilon=ctx.attr("epsilon", 1e-5, "float"))]
 
 
+@converter("LpNormalization", since=1)
+def _lp_normalization(ctx: NodeContext) -> List[Value]:
+    """x / ||x||_p along `axis` (p 1 or 2), 0 where the norm is 0 (then x is 0 there: divided
+    by 1 instead)."""
+    x = ctx.input(0)
+    p = ctx.attr("p", 2, "int")
+    if p not in (1, 2):
+        raise ctx.error(f"p must be 1 or 2, got {p}", attribute="p")
+    norm = ctx.op(f"ml.reduce_l{p}", x, axes=(ctx.attr("axis", -1, "int"),), keepdims=True)
+    zero = ctx.op("ml.equal", norm, scalar_const(ctx, 0, norm))
+    return [ctx.op("ml.div", x, ctx.op("ml.where", zero, scalar_const(ctx, 1, norm), norm))]
+
+
 @converter("LayerNormalization", since=17)
 def _layer_norm(ctx: NodeContext) -> List[Value]:
     ops = [ctx.input(0), ctx.input(1)] + ([ctx.input(2)] if ctx.has_input(2) else [])
