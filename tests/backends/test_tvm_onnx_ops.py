@@ -58,3 +58,15 @@ def test_lp_normalization(p: int, axis: int) -> None:
     x = f32(3, 4, 5)
     x[:, 1] = 0.0  # zero norms along some axes: 0, not 0/0
     run_three_ways("LpNormalization", {"x": x}, [F], p=p, axis=axis)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_mod_takes_the_divisor_sign(dtype: type) -> None:
+    inf, nan = np.inf, np.nan
+    x = np.array([0.0, -0.0, 0.0, -0.0, -3.0, 3.0, -1.0, 1.0, inf, -inf, 1.0, 1.0, nan, 1.0,
+                  -4.3, 7.2, 5.0, 4.3, -7.2, 8.0], dtype)
+    y = np.array([-2.0, 2.0, 2.0, -2.0, inf, inf, -inf, -inf, 2.0, 2.0, 0.0, -0.0, 2.0, nan,
+                  2.1, -3.4, 8.0, -2.1, 3.4, 5.0], dtype)
+    tt = {np.float16: TensorProto.FLOAT16, np.float32: F, np.float64: F64}[dtype]
+    (got,) = run_three_ways("Mod", {"x": x, "y": y}, [tt], opset=28, fmod=0)
+    np.testing.assert_array_equal(np.signbit(got[:4]), [True, False, False, True])
