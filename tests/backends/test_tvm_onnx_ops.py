@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("tvm")
 pytest.importorskip("onnxruntime")
 
-from onnx import TensorProto  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 from test_tvm_rule_coverage import I64, F, f32, run_three_ways  # noqa: E402
 
 R = np.random.default_rng(5)
@@ -76,3 +76,13 @@ def test_function_op_with_a_default_attribute() -> None:
     # MeanVarianceNormalization's body reads `axes` by reference: without the attribute the
     # checker's full check used to refuse the model (onnxruntime takes the default)
     run_three_ways("MeanVarianceNormalization", {"x": f32(3, 2, 4, 5)}, [F], opset=13)
+
+
+def test_scan_8_over_a_batch() -> None:
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s", "x"], ["s2"]), helper.make_node("Mul", ["s2", "x"], ["y"])],
+        "body", [vi("s", F, [3]), vi("x", F, [3])], [vi("s2", F, [3]), vi("y", F, [3])])
+    for dirs in ([0], [1]):
+        run_three_ways("Scan", {"lens": None, "s0": f32(2, 3), "xs": f32(2, 4, 3)}, [F, F],
+                       opset=8, body=body, num_scan_inputs=1, directions=dirs)
