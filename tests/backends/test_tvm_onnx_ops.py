@@ -4,6 +4,8 @@ is the oracle (`run_three_ways`); where onnxruntime lacks the operator, onnx.ref
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,8 @@ pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper  # noqa: E402
 from test_tvm_rule_coverage import I64, F, f32, run_three_ways  # noqa: E402
+
+from mlir_lite import backend  # noqa: E402
 
 R = np.random.default_rng(5)
 F64, I32 = TensorProto.DOUBLE, TensorProto.INT32
@@ -86,3 +90,29 @@ def test_scan_8_over_a_batch() -> None:
     for dirs in ([0], [1]):
         run_three_ways("Scan", {"lens": None, "s0": f32(2, 3), "xs": f32(2, 4, 3)}, [F, F],
                        opset=8, body=body, num_scan_inputs=1, directions=dirs)
+
+
+@pytest.mark.parametrize("cond", [False, True])
+def test_if_with_a_constant_condition_imports_the_branch_taken(cond: bool) -> None:
+    # the branch not taken splits 5 entries 4 ways: ONNX shape inference and the op disagree on
+    # its sizes (the model never runs it; AffineGrid's expansion has such a branch)
+    vi = helper.make_tensor_value_info
+
+    def branch(parts: int, out: str) -> Any:
+        names = [f"{out}{i}" for i in range(parts)]
+        return helper.make_graph(
+            [helper.make_node("Split", ["x"], names, num_outputs=parts),
+             helper.make_node("Neg", [names[2]], [out])], out, [], [vi(out, F, None)])
+    good, bad = branch(5, "g"), branch(4, "b")
+    graph = helper.make_graph(
+        [helper.make_node("Constant", [], ["c"], value_int=int(cond)),
+         helper.make_node("Cast", ["c"], ["cb"], to=TensorProto.BOOL),
+         helper.make_node("If", ["cb"], ["y"], then_branch=good if cond else bad,
+                          else_branch=bad if cond else good)],
+        "g", [vi("x", F, [5])], [vi("y", F, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+    x = f32(5)
+    want = -x[2:3]  # entry 2 of the five one-element parts, negated
+    for executor in ("tvm", "interpreter"):
+        (got,) = backend.prepare(model, "CPU", executor=executor).run([x])
+        np.testing.assert_array_equal(got, want)

@@ -63,6 +63,23 @@ def _region(block: Block) -> Region:
 
 @converter("If", since=1)
 def _if(ctx: NodeContext) -> List[Value]:
+    known = ctx.const(0)
+    if known is not None and known.size == 1:
+        # a constant condition: only the branch taken is imported, in line (the other may be
+        # meant for inputs this model does not have: AffineGrid's 2-D branch of a 3-D grid)
+        taken, dead = ("then_branch", "else_branch") if known.ravel()[0] else \
+            ("else_branch", "then_branch")
+        ctx.ignore(dead)
+        blk = Block()
+        vals = ctx.subgraph(taken, blk, {})
+        if len(vals) != ctx.num_outputs:
+            raise ctx.error(f"{taken} has {len(vals)} outputs, but the node has "
+                            f"{ctx.num_outputs}")
+        ip = ctx.builder.ip
+        assert ip is not None  # converters run with an insertion point
+        for op in list(blk.ops):
+            ip.insert(op.detach())
+        return vals
     cond = _scalar(ctx, ctx.input(0))
     blocks = [Block(), Block()]
     outs = [ctx.subgraph("then_branch", blocks[0], {}),
