@@ -116,3 +116,14 @@ def test_if_with_a_constant_condition_imports_the_branch_taken(cond: bool) -> No
     for executor in ("tvm", "interpreter"):
         (got,) = backend.prepare(model, "CPU", executor=executor).run([x])
         np.testing.assert_array_equal(got, want)
+
+
+def test_det() -> None:
+    run_three_ways("Det", {"x": f32(4, 4)}, [F])
+    run_three_ways("Det", {"x": f32(2, 3, 5, 5)}, [F])
+    sing = f32(3, 3, 3)
+    sing[0, 2] = sing[0, 0] * 2  # singular; a zero pivot column; one needing a row swap
+    sing[1, :, 0] = 0
+    sing[2, 0, 0] = 0
+    run_three_ways("Det", {"x": sing}, [F])
+    run_three_ways("Det", {"x": f32(2, 1, 1)}, [F])

@@ -375,3 +375,10 @@ def test_reduce_any_matches_numpy_and_takes_only_i1():
                                   np.zeros((3, 1), bool))
     with pytest.raises(MlirLiteError, match="operand must be i1"):
         run_op("ml.reduce_any", [randn(2, 3)], axes=(1,))
+
+
+@pytest.mark.parametrize("shape,dtype", [((3, 3), np.float32), ((2, 4, 4), np.float64),
+                                         ((2, 1, 1), np.float32)])
+def test_det_matches_onnx(shape, dtype):
+    x = randn(*shape, dtype=dtype)
+    assert_close(run_op("ml.det", [x])[0], onnx_ref("Det", [x])[0], 1e-5, 1e-6)

@@ -154,7 +154,7 @@ NO_VJP: Dict[str, str] = {
     **dict.fromkeys(["ml.lstm", "ml.gru", "ml.rnn"],
                     "no rule yet (differentiate the decompose-rnn expansion)"),
     **dict.fromkeys(
-        ["ml.compress", "ml.cumprod", "ml.cumprod_dynamic", "ml.cumsum_dynamic",
+        ["ml.compress", "ml.cumprod", "ml.cumprod_dynamic", "ml.cumsum_dynamic", "ml.det",
          "ml.dequantize_linear", "ml.global_lp_pool",
          "ml.lp_pool", "ml.lrn", "ml.mod", "ml.one_hot", "ml.one_hot_dynamic", "ml.pad_dynamic",
          "ml.resize", "ml.resize_dynamic", "ml.slice_dynamic", "ml.split_dynamic",

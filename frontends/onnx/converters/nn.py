@@ -269,6 +269,11 @@ def _matmul(ctx: NodeContext) -> List[Value]:
     return [ctx.op("ml.matmul", ctx.input(0), ctx.input(1))]
 
 
+@converter("Det", since=11)
+def _det(ctx: NodeContext) -> List[Value]:
+    return [ctx.op("ml.det", ctx.input(0))]
+
+
 @converter("Einsum", since=12)
 def _einsum(ctx: NodeContext) -> List[Value]:
     ins = [ctx.input(i) for i in range(ctx.num_inputs)]

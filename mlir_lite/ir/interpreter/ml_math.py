@@ -260,6 +260,11 @@ def _gemm(op: Operation, *vals: np.ndarray) -> np.ndarray:
     return y
 
 
+@rule("ml.det")
+def _det(op: Operation, x: np.ndarray) -> np.ndarray:
+    return np.asarray(np.linalg.det(upcast(x)), dtype=upcast(x).dtype)
+
+
 @rule("ml.einsum")
 def _einsum(op: Operation, *xs: np.ndarray) -> np.ndarray:
     terms, out, _ = parse_einsum(op.attr("equation"), [x.ndim for x in xs])
