@@ -127,3 +127,33 @@ def test_det() -> None:
     sing[2, 0, 0] = 0
     run_three_ways("Det", {"x": sing}, [F])
     run_three_ways("Det", {"x": f32(2, 1, 1)}, [F])
+
+
+def _ml_domain_model(node: Any, inputs: list, out_type: int, rank: int) -> Any:
+    """A model importing only ai.onnx.ml (no default-domain opset, as onnxruntime accepts)."""
+    vi = helper.make_tensor_value_info
+    out = vi("y", out_type, [f"d{i}" for i in range(rank)])
+    g = helper.make_graph([node], "g", inputs, [out])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("ai.onnx.ml", 3)],
+                             ir_version=9)
+
+
+@pytest.mark.parametrize("case", ["binarizer", "extract_2d", "extract_1d", "extract_3d"])
+def test_ai_onnx_ml_operators(case: str) -> None:
+    import onnxruntime as ort
+    vi = helper.make_tensor_value_info
+    if case == "binarizer":
+        feeds = {"x": f32(3, 4)}
+        node = helper.make_node("Binarizer", ["x"], ["y"], domain="ai.onnx.ml", threshold=0.5)
+    else:
+        shape = {"extract_2d": (3, 5), "extract_1d": (6,), "extract_3d": (2, 3, 4)}[case]
+        feeds = {"x": f32(*shape), "i": np.array([[2, 0, 2]], np.int64)}
+        node = helper.make_node("ArrayFeatureExtractor", ["x", "i"], ["y"], domain="ai.onnx.ml")
+    model = _ml_domain_model(node, [vi(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+                                    for k, v in feeds.items()], F, max(feeds["x"].ndim, 2))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (want,) = sess.run(None, feeds)
+    for executor in ("tvm", "interpreter"):
+        (got,) = backend.prepare(model, "CPU", executor=executor).run(list(feeds.values()))
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
