@@ -4,7 +4,7 @@ is the oracle (`run_three_ways`); where onnxruntime lacks the operator, onnx.ref
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 import numpy as np
 import pytest
@@ -157,3 +157,32 @@ def test_ai_onnx_ml_operators(case: str) -> None:
         (got,) = backend.prepare(model, "CPU", executor=executor).run(list(feeds.values()))
         assert got.shape == want.shape
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("attrs", [{}, {"strides": [2, 1]}, {"pads": [1, 0, 2, 1]},
+                                   {"dilations": [2, 2], "pads": [1, 1, 1, 1]}])
+def test_col2im_with_constant_shapes(attrs: Dict[str, Any]) -> None:
+    image, block = [6, 5], [2, 3]
+    n = 2
+    strides = attrs.get("strides", [1] * n)
+    pads = attrs.get("pads", [0] * 2 * n)
+    dil = attrs.get("dilations", [1] * n)
+    cols = [(image[i] + pads[i] + pads[n + i] - dil[i] * (block[i] - 1) - 1) // strides[i] + 1
+            for i in range(n)]
+    x = f32(2, 3 * 6, int(np.prod(cols)))
+    run_three_ways("Col2Im", {"x": x}, [F], opset=18,
+                   inits={"image": np.array(image), "block": np.array(block)}, **attrs)
+
+
+def test_col2im_3d() -> None:
+    x = f32(1, 2 * 8, 3 * 2 * 2)
+    run_three_ways("Col2Im", {"x": x}, [F], opset=18,
+                   inits={"image": np.array([4, 3, 3]), "block": np.array([2, 2, 2])})
+
+
+def test_max_unpool() -> None:
+    for shape, out in (((2, 3, 8, 6), None), ((2, 3, 9, 7), np.array([2, 3, 9, 7]))):
+        _, idx = run_three_ways("MaxPool", {"x": f32(*shape)}, [F, I64], kernel_shape=[2, 2],
+                                strides=[2, 2])
+        run_three_ways("MaxUnpool", {"x": f32(*idx.shape), "i": idx}, [F], kernel_shape=[2, 2],
+                       strides=[2, 2], inits={} if out is None else {"shape": out})
