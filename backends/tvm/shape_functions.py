@@ -29,6 +29,7 @@ from mlir_lite.ir.dialects.ml.reduce import REDUCE_OPS
 
 from .lower import dtype_of, load
 from .rules_dynamic import any_of, axis_mask, entry, i64, slice_geometry, slice_groups, static_len
+from .rules_index import unique_shape
 
 __all__ = ["SHAPE_FUNCTIONS", "shape_function"]
 
@@ -264,3 +265,6 @@ def _squeeze_marked(dims: List[Expr], hit: Callable[[int], Expr], rank: int) -> 
 
 for _n in REDUCE_OPS:
     shape_function(f"ml.{_n}_dynamic")(_reduce)
+
+
+shape_function("ml.unique")(unique_shape)

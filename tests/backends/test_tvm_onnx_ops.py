@@ -186,3 +186,16 @@ def test_max_unpool() -> None:
                                 strides=[2, 2])
         run_three_ways("MaxUnpool", {"x": f32(*idx.shape), "i": idx}, [F], kernel_shape=[2, 2],
                        strides=[2, 2], inits={} if out is None else {"shape": out})
+
+
+@pytest.mark.parametrize("attrs", [{}, {"sorted": 0}, {"axis": 0}, {"axis": -1},
+                                   {"axis": 1, "sorted": 0}])
+def test_unique(attrs: Dict[str, Any]) -> None:
+    # the distinct count is decided at run time: one compile serves each input
+    x = R.integers(0, 3, (4, 3)).astype(np.float32)
+    x[2] = x[0]
+    x[:, 2] = x[:, 0]
+    outs = [F, I64, I64, I64]
+    run_three_ways("Unique", {"x": x}, outs, **attrs)
+    run_three_ways("Unique", {"x": R.integers(-2, 9, (7,)).astype(np.int64)}, [I64] * 4,
+                   **{k: v for k, v in attrs.items() if k != "axis"})

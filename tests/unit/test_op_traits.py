@@ -159,7 +159,7 @@ NO_VJP: Dict[str, str] = {
          "ml.lp_pool", "ml.lrn", "ml.mod", "ml.one_hot", "ml.one_hot_dynamic", "ml.pad_dynamic",
          "ml.resize", "ml.resize_dynamic", "ml.slice_dynamic", "ml.split_dynamic",
          "ml.squeeze_dynamic", "ml.tile_dynamic", "ml.topk_dynamic", "ml.trilu_dynamic",
-         "ml.unsqueeze_dynamic"]
+         "ml.unique", "ml.unsqueeze_dynamic"]
         + [f"ml.reduce_{k}_dynamic" for k in ("sum", "mean", "max", "min", "prod", "l1", "l2",
                                                "log_sum", "log_sum_exp", "sum_square")],
         "no rule yet"),
