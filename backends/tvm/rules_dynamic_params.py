@@ -1,5 +1,5 @@
 """Lowering rules for the `*_dynamic` ops whose run-time parameter changes what is computed but
-whose output shape the result type gives: trilu, cumsum, one_hot, topk and the reductions.
+whose output shape the result type gives: trilu, cumsum/cumprod, one_hot, topk and the reductions.
 
 As in `rules_dynamic.py`, a result dim must be known at compile time and the kernel checks that
 the run-time parameter agrees with it. A reduction over run-time axes scans, for each output
@@ -15,11 +15,11 @@ from tvm import te, tirx
 
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._infer import norm_axis
-from mlir_lite.ir.dialects.ml.reduce import REDUCE_OPS
+from mlir_lite.ir.dialects.ml.reduce import CUMULATIVE_OPS, REDUCE_OPS
 
 from .lower import LOWERING, LowerContext, dtype_of, load, lower
 from .rules_dynamic import any_of, entry, i64, result_shape, scalar_of
-from .rules_index import cumsum_along
+from .rules_index import cumulative_along
 from .rules_quant import _OpView
 
 __all__: List[str] = []
@@ -40,25 +40,32 @@ def _trilu_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, k: te.Tensor)
     return te.compute(x.shape, body, name=ctx.name("trilu"))
 
 
-@lower("ml.cumsum_dynamic")
-def _cumsum_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, ax: te.Tensor) -> te.Tensor:
-    rank = len(x.shape)
-    a = scalar_of(ctx, ax, "axis")
-    a = tirx.Select(a < i64(0), a + i64(rank), a)
-    ctx.add_check(lambda: tirx.any(a < i64(0), a >= i64(rank)), [],
-                  f"{op.name}: the axis is out of range for rank {rank}")
-    excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
-    acc = "float32" if dtype_of(x) in ("float16", "bfloat16") else dtype_of(x)
-    per_axis = [te.compute(x.shape, cumsum_along(x, axis, excl, rev, acc),
-                           name=ctx.name("cumsum_acc"))
-                for axis in range(rank)]
+def _cumulative_dynamic(name: str) -> None:
+    what = CUMULATIVE_OPS[name]
 
-    def pick(*o: Expr) -> Expr:
-        v = per_axis[0][o]
-        for axis in range(1, rank):
-            v = tirx.Select(a == i64(axis), per_axis[axis][o], v)
-        return v.astype(dtype_of(x))
-    return te.compute(x.shape, pick, name=ctx.name("cumsum"))
+    @lower(f"ml.{name}_dynamic")
+    def rule(ctx: LowerContext, op: Operation, x: te.Tensor, ax: te.Tensor) -> te.Tensor:
+        rank = len(x.shape)
+        a = scalar_of(ctx, ax, "axis")
+        a = tirx.Select(a < i64(0), a + i64(rank), a)
+        ctx.add_check(lambda: tirx.any(a < i64(0), a >= i64(rank)), [],
+                      f"{op.name}: the axis is out of range for rank {rank}")
+        excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
+        acc = "float32" if dtype_of(x) in ("float16", "bfloat16") else dtype_of(x)
+        per_axis = [te.compute(x.shape, cumulative_along(x, axis, excl, rev, acc, what),
+                               name=ctx.name(f"{name}_acc"))
+                    for axis in range(rank)]
+
+        def pick(*o: Expr) -> Expr:
+            v = per_axis[0][o]
+            for axis in range(1, rank):
+                v = tirx.Select(a == i64(axis), per_axis[axis][o], v)
+            return v.astype(dtype_of(x))
+        return te.compute(x.shape, pick, name=ctx.name(name))
+
+
+for _name in CUMULATIVE_OPS:
+    _cumulative_dynamic(_name)
 
 
 @lower("ml.one_hot_dynamic")

@@ -1,23 +1,24 @@
 """Lowering rules for more indexing and layout ops: scatter_elements, scatter_nd, gather_nd,
-one_hot, topk, cumsum, trilu, depth_to_space and space_to_depth.
+one_hot, topk, cumsum/cumprod, trilu, depth_to_space and space_to_depth.
 
 The scatters are linear-time `te.extern` kernels (scatter_ir.py: copy the data, then one loop
 over the updates; for reduction "none" the last update of an element wins, as numpy and the
 interpreter do); they are kind "scatter", which the generic CPU schedule handles. Everything
 else is a plain `te.compute`, so the generic schedules apply. Index reads are clamped (the
 scatters skip bad indices) and reported through error flags (`ctx.add_check`), as in
-`rules_shape.py`. topk ranks each element with an O(n^2) count along the axis; cumsum is an
-O(n^2) masked sum along the axis.
+`rules_shape.py`. topk ranks each element with an O(n^2) count along the axis; cumsum/cumprod are an
+O(n^2) masked sum/product along the axis.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Sequence, TypeAlias
+from typing import Callable, List, Optional, Sequence, TypeAlias
 
 from tvm import te, tirx
 from tvm.ir.expr import Expr as PrimExpr
 
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._shape_infer import norm_axis
+from mlir_lite.ir.dialects.ml.reduce import CUMULATIVE_OPS
 
 from .lower import LowerContext, dtype_of, load, lower, same_dim
 from .rules_shape import _bad_index, _checked_index
@@ -175,10 +176,18 @@ def _topk(ctx: LowerContext, op: Operation, x: te.Tensor) -> List[te.Tensor]:
     return [vals, idx]
 
 
-def cumsum_along(x: te.Tensor, axis: int, excl: bool, rev: bool, acc: str
-                 ) -> Callable[..., Expr]:
-    """The body of a cumulative sum of `x` along `axis` in dtype `acc`: a masked sum over the
-    axis (O(n) per element)."""
+_PRODUCT = te.comm_reducer(lambda a, b: a * b, lambda t: tirx.const(1, t), name="product")
+# the accumulation of each cumulative op (CUMULATIVE_OPS) and its identity
+_ACCUMULATE = {"sum": (te.sum, 0), "product": (_PRODUCT, 1)}
+
+
+def cumulative_along(x: te.Tensor, axis: int, excl: bool, rev: bool, acc: str, what: str
+                     ) -> Callable[..., Expr]:
+    """The body of a cumulative `what` ("sum" or "product", CUMULATIVE_OPS) of `x` along
+    `axis` in dtype `acc`: the accumulation over the axis of the elements up to each one, the
+    others replaced by the identity (O(n) per element)."""
+    reduce, identity = _ACCUMULATE[what]
+
     def body(*o: Expr) -> Expr:
         j = te.reduce_axis((0, x.shape[axis]), name="j")
         i = o[axis]
@@ -187,21 +196,29 @@ def cumsum_along(x: te.Tensor, axis: int, excl: bool, rev: bool, acc: str
         else:
             keep = j < i if excl else j <= i
         v = x[tuple(o[:axis]) + (j,) + tuple(o[axis + 1:])].astype(acc)
-        return te.sum(tirx.Select(keep, v, tirx.const(0, acc)), axis=j)
+        return reduce(tirx.Select(keep, v, tirx.const(identity, acc)), axis=j)
     return body
 
 
-@lower("ml.cumsum")
-def _cumsum(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
-    rank = len(x.shape)
-    axis = norm_axis(op.attr("axis"), rank)
-    excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
-    dt = x.dtype
-    acc = "float32" if dt in ("float16", "bfloat16") else dt
-    s = te.compute(x.shape, cumsum_along(x, axis, excl, rev, acc), name=ctx.name("cumsum_acc"))
-    if acc == dt:
-        return s
-    return te.compute(x.shape, lambda *o: s[o].astype(dt), name=ctx.name("cumsum"))
+def _cumulative(name: str) -> None:
+    what = CUMULATIVE_OPS[name]
+
+    @lower(f"ml.{name}")
+    def rule(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+        rank = len(x.shape)
+        axis = norm_axis(op.attr("axis"), rank)
+        excl, rev = bool(op.attr("exclusive")), bool(op.attr("reverse"))
+        dt = x.dtype
+        acc = "float32" if dt in ("float16", "bfloat16") else dt
+        s = te.compute(x.shape, cumulative_along(x, axis, excl, rev, acc, what),
+                       name=ctx.name(f"{name}_acc"))
+        if acc == dt:
+            return s
+        return te.compute(x.shape, lambda *o: s[o].astype(dt), name=ctx.name(name))
+
+
+for _name in CUMULATIVE_OPS:
+    _cumulative(_name)
 
 
 @lower("ml.trilu")
@@ -247,3 +264,130 @@ def _space_to_depth(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor
         return x[i, src_c, y * bb + by, xx * bb + bx]
     return te.compute([n, c * bb * bb, tirx.floordiv(h, bb), tirx.floordiv(w, bb)], body,
                       name=ctx.name("space_to_depth"))
+
+
+def _slices(x: te.Tensor, axis: Optional[int]) -> tuple:
+    """x as n entries of s elements each (`axis` None: x flattened, one element per entry):
+    (n, s, elem(i, m)) with elem reading element m of entry i."""
+    dims = list(x.shape)
+    if axis is None:
+        n: Expr = _i64(1)
+        for d in dims:
+            n = n * d
+
+        def flat(i: Expr, m: Expr) -> Expr:
+            idx, rest = [], i
+            for d in reversed(dims):
+                idx.append(tirx.floormod(rest, d))
+                rest = tirx.floordiv(rest, d)
+            return load(x, idx[::-1])
+        return n, _i64(1), flat
+    inner = dims[:axis] + dims[axis + 1:]
+    s: Expr = _i64(1)
+    for d in inner:
+        s = s * d
+
+    def elem(i: Expr, m: Expr) -> Expr:
+        idx, rest = [], m
+        for d in reversed(inner):
+            idx.append(tirx.floormod(rest, d))
+            rest = tirx.floordiv(rest, d)
+        idx = idx[::-1]
+        return x[tuple(idx[:axis]) + (i,) + tuple(idx[axis:])]
+    return dims[axis], s, elem
+
+
+def unique_first(x: te.Tensor, axis: Optional[int], name: Callable[[str], str]) -> tuple:
+    """The entries of x (`_slices`) and, per entry, the index of the first equal one:
+    (n, s, elem, first); an entry is distinct where first[i] == i. O(n^2 s)."""
+    n, s, elem = _slices(x, axis)
+
+    def differ(i: Expr, j: Expr) -> Expr:
+        m = te.reduce_axis((0, s), name="m")
+        return te.sum((elem(i, m) != elem(j, m)).astype("int64"), axis=m)
+    diff = te.compute([n, n], differ, name=name("unique_diff"))
+
+    def first_of(i: Expr) -> Expr:
+        j = te.reduce_axis((0, n), name="j")
+        return te.min(tirx.Select(diff[i, j] == _i64(0), j.astype("int64"),
+                                  n.astype("int64")), axis=j)
+    return n, s, elem, te.compute([n], first_of, name=name("unique_first"))
+
+
+@lower("ml.unique")
+def _unique(ctx: LowerContext, op: Operation, x: te.Tensor) -> List[te.Tensor]:
+    from .rules_dynamic import result_shape
+    axis = op.attr("axis")
+    ax = None if axis is None else norm_axis(axis, len(x.shape))
+    n, s, elem, first = unique_first(x, ax, ctx.name)
+    (u,) = result_shape(op, [x], 1)
+    distinct = te.compute([n], lambda i: first[i] == i.astype("int64"),
+                          name=ctx.name("unique_distinct"))
+
+    def less(j: Expr, i: Expr) -> Expr:
+        """Whether entry j sorts before entry i (lexicographically over its elements)."""
+        m = te.reduce_axis((0, s), name="m")
+        return te.min(tirx.Select(elem(i, m) != elem(j, m), m.astype("int64"),
+                                  s.astype("int64")), axis=m)
+    if op.attr("sorted"):
+        fd = te.compute([n, n], less, name=ctx.name("unique_first_diff"))
+
+        def rank_of(i: Expr) -> Expr:
+            j = te.reduce_axis((0, n), name="j")
+            d = tirx.min(fd[j, i], s.astype("int64") - _i64(1))
+            before = tirx.all(distinct[j], fd[j, i] < s.astype("int64"),
+                              elem(j, d) < elem(i, d))
+            return te.sum(before.astype("int64"), axis=j)
+    else:
+        def rank_of(i: Expr) -> Expr:
+            j = te.reduce_axis((0, n), name="j")
+            return te.sum(tirx.all(distinct[j], j < i).astype("int64"), axis=j)
+    rank = te.compute([n], rank_of, name=ctx.name("unique_rank"))
+
+    def count_body(_: Expr) -> Expr:
+        j = te.reduce_axis((0, n), name="j")
+        return te.sum(distinct[j].astype("int64"), axis=j)
+    cnt = te.compute([1], count_body, name=ctx.name("unique_count"))
+    ctx.add_check(lambda: cnt[_i64(0)] != u.astype("int64"), [],
+                  f"{op.name}: the number of distinct entries differs from the result type's")
+
+    def index_of(k: Expr) -> Expr:
+        i = te.reduce_axis((0, n), name="i")
+        hit = tirx.all(distinct[i], rank[i] == k.astype("int64"))
+        return te.sum(tirx.Select(hit, i.astype("int64"), _i64(0)), axis=i)
+    indices = te.compute([u], index_of, name=ctx.name("unique_indices"))
+    inverse = te.compute([n], lambda i: rank[first[i]], name=ctx.name("unique_inverse"))
+
+    def counts_of(k: Expr) -> Expr:
+        i = te.reduce_axis((0, n), name="i")
+        return te.sum((inverse[i] == k.astype("int64")).astype("int64"), axis=i)
+    counts = te.compute([u], counts_of, name=ctx.name("unique_counts"))
+    if ax is None:
+        y = te.compute([u], lambda k: elem(tirx.min(indices[k], n - _i64(1)), _i64(0)),
+                       name=ctx.name("unique_values"))
+    else:
+        shape = list(x.shape)
+        shape[ax] = u
+
+        def value(*o: Expr) -> Expr:
+            src = list(o)
+            src[ax] = tirx.min(indices[o[ax]], n - _i64(1))
+            return x[tuple(src)]
+        y = te.compute(shape, value, name=ctx.name("unique_values"))
+    return [y, indices, inverse, counts]
+
+
+def unique_shape(op: Operation, x: te.Tensor) -> List[List[Expr]]:
+    """ml.unique's result dims (its shape function): the count of distinct entries for y's
+    entry dim, indices and counts; the entry count for inverse_indices."""
+    axis = op.attr("axis")
+    ax = None if axis is None else norm_axis(axis, len(x.shape))
+    n, _, _, first = unique_first(x, ax, lambda base: base)
+
+    def count_body(_: Expr) -> Expr:
+        j = te.reduce_axis((0, n), name="j")
+        return te.sum((first[j] == j.astype("int64")).astype("int64"), axis=j)
+    u = te.compute([1], count_body, name="unique_count")[_i64(0)]
+    dims = [d.astype("int64") for d in x.shape]
+    y = [u] if ax is None else dims[:ax] + [u] + dims[ax + 1:]
+    return [y, [u], [n.astype("int64")], [u]]

@@ -41,13 +41,27 @@ def _div(a: Expr, b: Expr) -> Expr:
     return a / b if _is_float(a) else tirx.truncdiv(a, b)
 
 
+def _signbit(v: Expr) -> Expr:
+    """Whether float `v` is negative, -0.0 included (1 / -0.0 is -inf)."""
+    zero = _c(0, v)
+    return (v < zero) | (_c(1, v) / v < zero)
+
+
 def _mod(fmod: bool) -> Callable[[Expr, Expr], Expr]:
     def fn(a: Expr, b: Expr) -> Expr:
         if _is_float(a):
             r = a - tirx.trunc(a / b) * b
             if fmod:
                 return r
-            return tirx.Select((r != _c(0, r)) & ((r < _c(0, r)) != (b < _c(0, b))), r + b, r)
+            # numpy's mod: fmod (x for a finite x over +-inf), then the sign of the divisor (a
+            # zero result too), so x mod +-inf is x or +-inf
+            f = tirx.Select(tirx.isinf(b) & tirx.isfinite(a), a, r)
+            zero = _c(0, f)
+            neg = _signbit(b)
+            flip = _signbit(f).astype("int8") != neg.astype("int8")
+            return tirx.Select(f == zero, tirx.Select(flip, f * _c(-1, f), f),
+                               tirx.Select((f < zero).astype("int8") != neg.astype("int8"),
+                                           f + b, f))
         return tirx.truncmod(a, b) if fmod else tirx.floormod(a, b)
     return fn
 

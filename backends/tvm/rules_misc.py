@@ -1,5 +1,5 @@
 """Lowering rules for the remaining fixed-shape ops: einsum, eye_like, hardmax, lrn, lp_pool,
-global_lp_pool, nll_loss and reverse_sequence (ONNX semantics, as the interpreter's).
+global_lp_pool, nll_loss, reverse_sequence and det (ONNX semantics, as the interpreter's).
 
 All are plain `te.compute` stages. einsum is one stage over the output letters with a reduce
 axis per contracted letter (a letter repeated in one operand reads its diagonal; a size-1
@@ -8,9 +8,12 @@ lengths) clamp their reads and flag bad values through `ctx.add_check`.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any, Dict, List
 
 from tvm import te, tirx
+from tvm.script.ir_builder import IRBuilder
+from tvm.script.ir_builder import tirx as T
 
 from mlir_lite.ir.core import Operation
 from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups
@@ -217,3 +220,62 @@ def _reverse_sequence(ctx: LowerContext, op: Operation, x: te.Tensor,
         src = tirx.Select(i < n, n - _i64(1) - i, i)
         return x[tuple(src if a == t_axis else o[a] for a in range(rank))]
     return te.compute(x.shape, body, name=ctx.name("reverse_sequence"))
+
+
+def _det_ir(x: Any, work: Any, det: Any, piv: Any) -> Any:
+    """Gaussian elimination with partial pivoting of each matrix of `x` (copied into `work`);
+    `det[b]` accumulates the pivots (negated per row swap), `piv[b]` is the pivot row."""
+    n = x.shape[-1]
+    batch = list(x.shape[:-2])
+    with IRBuilder() as ib:
+        with ExitStack() as st:
+            b = [st.enter_context(T.serial(_i64(0), d)) for d in batch]
+            if not batch:  # one statement at the top, as the builder needs
+                st.enter_context(T.serial(_i64(0), _i64(1)))
+
+            def w(i: Any, j: Any) -> Any:
+                return tirx.BufferLoad(work, b + [i, j])
+            with T.serial(_i64(0), n) as i:
+                with T.serial(_i64(0), n) as j:
+                    T.buffer_store(work, tirx.BufferLoad(x, b + [i, j]).astype(work.dtype),
+                                   b + [i, j])
+            T.buffer_store(det, tirx.const(1, det.dtype), b)
+            with T.serial(_i64(0), n) as k:
+                T.buffer_store(piv, k, b)
+                with T.serial(k + _i64(1), n) as i:
+                    p = tirx.BufferLoad(piv, b)
+                    with T.If(tirx.abs(w(i, k)) > tirx.abs(w(p, k))):
+                        with T.Then():
+                            T.buffer_store(piv, i, b)
+                p = T.Bind(tirx.BufferLoad(piv, b))
+                with T.If(p != k):
+                    with T.Then():
+                        with T.serial(_i64(0), n) as j:
+                            t = T.Bind(w(k, j))
+                            T.buffer_store(work, w(p, j), b + [k, j])
+                            T.buffer_store(work, t, b + [p, j])
+                        T.buffer_store(det, -tirx.BufferLoad(det, b), b)
+                d = T.Bind(w(k, k))
+                T.buffer_store(det, tirx.BufferLoad(det, b) * d, b)
+                with T.If(d != tirx.const(0, work.dtype)):
+                    with T.Then():
+                        with T.serial(k + _i64(1), n) as i:
+                            f = T.Bind(w(i, k) / d)
+                            with T.serial(k, n) as j:
+                                T.buffer_store(work, w(i, j) - f * w(k, j), b + [i, j])
+    return ib.get()
+
+
+@lower("ml.det")
+def _det(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    """Gaussian elimination with partial pivoting per matrix, an IR-builder kernel (the
+    elimination is sequential); computed in f32 for 16-bit floats."""
+    dt = dtype_of(x)
+    acc = "float32" if dt in ("float16", "bfloat16") else dt
+    batch = list(x.shape[:-2])
+    _, det, _ = te.extern([x.shape, batch, batch], [x],
+                          lambda ins, outs: _det_ir(ins[0], *outs),
+                          dtype=[acc, acc, "int64"], name=ctx.name("det_lu"))
+    if acc == dt:
+        return det
+    return te.compute(batch, lambda *b: load(det, b).astype(dt), name=ctx.name("det"))

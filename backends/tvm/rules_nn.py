@@ -18,7 +18,7 @@ from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups, spatial_p
 
 from .fast_exp import fast_exp
 from .lower import LowerContext, broadcast_index, dtype_of, lower
-from .rules_math import reduce_compute
+from .rules_math import MAX, reduce_compute
 
 __all__: List[str] = []
 
@@ -156,8 +156,51 @@ def _max_pool(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
     def body(nn: Expr, c: Expr, *o: Expr) -> Expr:
         sp, inb = _window(x, o, rk, strides, pads, dil)
         low = _lowest(dtype_of(x))
-        return te.max(tirx.if_then_else(inb, x[(nn, c) + tuple(sp)], low), axis=rk)
+        return MAX(tirx.if_then_else(inb, x[(nn, c) + tuple(sp)], low), axis=rk)
     return te.compute([x.shape[0], x.shape[1]] + out, body, name="pool")
+
+
+@lower("ml.max_pool_indices")
+def _max_pool_indices(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
+    ks, strides, pads, dil, out = _pool_params(op, x)
+    n = len(ks)
+    low = _lowest(dtype_of(x))
+    rk = [te.reduce_axis((0, k), name=f"rk{i}") for i, k in enumerate(ks)]
+
+    def mbody(nn: Expr, c: Expr, *o: Expr) -> Expr:
+        sp, inb = _window(x, o, rk, strides, pads, dil)
+        return MAX(tirx.if_then_else(inb, x[(nn, c) + tuple(sp)], low), axis=rk)
+    m = te.compute([x.shape[0], x.shape[1]] + out, mbody, name="pool")
+    dims = list(x.shape[2:])
+    rj = [te.reduce_axis((0, k), name=f"rj{i}") for i, k in enumerate(ks)]
+    big = tirx.IntImm("int64", (1 << 63) - 1)
+
+    def ibody(nn: Expr, c: Expr, *o: Expr) -> Expr:
+        sp, inb = _window(x, o, rj, strides, pads, dil)
+        flat: Any = _i64(0)
+        for i in range(n):  # row-major: the smallest index among the maxima is the first
+            flat = flat * dims[i] + sp[i]
+        hit = tirx.all(inb, x[(nn, c) + tuple(sp)] == m[(nn, c) + o])
+        return te.min(tirx.Select(hit, flat, big), axis=rj)
+    first = te.compute(m.shape, ibody, name="pool_first")
+    col_major = bool(op.attr("storage_order"))
+
+    def index(nn: Expr, c: Expr, *o: Expr) -> Expr:
+        r = first[(nn, c) + o]
+        size: Any = _i64(1)
+        for d in dims:
+            size = size * d
+        if col_major:  # the same position, the first spatial dim fastest
+            coords, rest = [], r
+            for d in reversed(dims):
+                coords.append(tirx.floormod(rest, d))
+                rest = tirx.floordiv(rest, d)
+            col: Any = _i64(0)
+            for crd, d in zip(coords, reversed(dims)):  # Horner, the last dim first
+                col = col * d + crd
+            r = col
+        return (nn * x.shape[1] + c) * size + r
+    return te.compute(m.shape, index, name="pool_indices")
 
 
 def _valid_count(o: Expr, k: int, s: int, d: int, lo: Expr, hi: Expr) -> Expr:

@@ -38,6 +38,7 @@ from .rules_dynamic import (
     slice_groups,
     static_len,
 )
+from .rules_index import unique_shape
 
 __all__ = ["SHAPE_FUNCTIONS", "shape_function"]
 
@@ -273,3 +274,6 @@ def _squeeze_marked(dims: List[Expr], hit: Callable[[int], Expr], rank: int) -> 
 
 for _n in REDUCE_OPS:
     shape_function(f"ml.{_n}_dynamic")(_reduce)
+
+
+shape_function("ml.unique")(unique_shape)

@@ -97,6 +97,40 @@ def _walk_keys(g: GraphProto, key: GraphKey = ()):
                 yield from _walk_keys(sg, key + ((i, a.name, k),))
 
 
+def _missing_function_defaults(node: NodeProto, opsets: Mapping[str, int]
+                               ) -> List[onnx.AttributeProto]:
+    """The schema defaults of the attributes `node` leaves out, when its operator is defined by
+    a function body: onnx.checker's full check expands the body without them, so an attribute
+    reference to a default (MeanVarianceNormalization's `axes`) reads nothing and the check
+    fails, where onnxruntime and the reference implementation use the default."""
+    dom = canonical_domain(node.domain)
+    if dom not in opsets:
+        return []
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opsets[dom], dom)
+    except onnx.defs.SchemaError:
+        return []
+    if not any(getattr(schema, f) for f in ("has_function", "has_context_dependent_function")):
+        return []
+    have = {a.name for a in node.attribute}
+    return [a.default_value for name, a in schema.attributes.items()
+            if name not in have and a.default_value.name]
+
+
+def _with_function_defaults(model: ModelProto, opsets: Mapping[str, int]) -> ModelProto:
+    """`model`, or a copy whose function-defined nodes carry their default attributes (for the
+    checker and shape inference only: converters see the model as written)."""
+    if not any(_missing_function_defaults(n, opsets)
+               for _, g in _walk_keys(model.graph) for n in g.node):
+        return model
+    copy = ModelProto()
+    copy.CopyFrom(model)
+    for _, g in _walk_keys(copy.graph):
+        for n in g.node:
+            n.attribute.extend(_missing_function_defaults(n, opsets))
+    return copy
+
+
 def _skeleton(model: ModelProto) -> ModelProto:
     """A copy of `model` for shape inference, without the data of large initializers."""
     skel = ModelProto()
@@ -135,13 +169,14 @@ def prepare_model(src: ModelSource, max_tensor_bytes: int = DEFAULT_MAX_TENSOR_B
             raise OnnxImportError(f"{file}: cannot inline the model's local functions: "
                                   f"{e}") from None
         opsets = validate_model(model, file)
+    checked = _with_function_defaults(model, opsets)
     try:
-        onnx.checker.check_model(model, full_check=True)
+        onnx.checker.check_model(checked, full_check=True)
     except Exception as e:
         msg = str(e).strip().replace("\n\n", "\n")
         raise OnnxImportError(f"{file}: rejected by onnx.checker: {msg}") from None
     try:
-        inferred = onnx.shape_inference.infer_shapes(_skeleton(model), check_type=True,
+        inferred = onnx.shape_inference.infer_shapes(_skeleton(checked), check_type=True,
                                                      strict_mode=True, data_prop=True)
     except Exception as e:
         raise OnnxImportError(f"{file}: ONNX shape inference failed (contradictory types or "

@@ -47,9 +47,8 @@ def opset_map(model: ModelProto, file: str) -> Dict[str, int]:
             raise OnnxImportError(f"{file}: opset_import lists domain "
                                   f"{imp.domain or 'ai.onnx'!r} twice")
         out[dom] = int(imp.version)
-    if "" not in out:
-        raise OnnxImportError(f"{file}: missing opset import for the default domain (ai.onnx); "
-                              "add opset_import {domain: '', version: N}")
+    # A model may import only other domains (an ai.onnx.ml model of TreeEnsemble nodes, as
+    # onnxruntime accepts): a node of the default domain without its import is refused by node.
     for dom, ver in out.items():
         rng = DOMAINS.get(dom)
         if rng is not None and not rng[0] <= ver <= rng[1]:
@@ -164,6 +163,10 @@ def _check_graph(g: GraphProto, path: str, outer: Set[str], opsets: Dict[str, in
             raise OnnxImportError(f"{where}: has no op_type")
         dom = canonical_domain(node.domain)
         if dom not in opsets:
+            if dom == "":
+                raise OnnxImportError(f"{where}: uses the default domain (ai.onnx), which the "
+                                      "model does not import (missing opset import); add "
+                                      "opset_import {domain: '', version: N}")
             raise OnnxImportError(f"{where}: uses domain {node.domain!r}, which the model does "
                                   "not import (missing opset import)")
         for k, x in enumerate(node.input):

@@ -251,6 +251,8 @@ def test_dynamic_parameters_same_shape() -> None:
     x = f32(3, 4, 5)
     run_three_ways("Trilu", {"x": x, "k": np.int64(-1)}, [F], upper=0)
     run_three_ways("CumSum", {"x": x, "a": np.int64(-2)}, [F], exclusive=1, reverse=1)
+    run_three_ways("CumProd", {"x": x, "a": np.int64(-2)}, [F], opset=26, exclusive=1,
+                   reverse=1)
     run_three_ways("OneHot", {"i": i64(0, 3, -1, 2), "d": np.int64(4),
                               "v": np.array([0.0, 5.0], np.float32)}, [F], axis=0)
     run_three_ways("TopK", {"x": x, "k": i64(2)}, [F, I64], axis=1)

@@ -73,7 +73,21 @@ def test_ir_version_too_old() -> None:
 
 
 def test_opset_too_old() -> None:
-    expect(relu_model(opset=5), OnnxImportError, "opset 5", "ai.onnx")
+    expect(relu_model(opset=0), OnnxImportError, "opset 0", "ai.onnx")
+
+
+def test_opset_1_imports_per_operator_version() -> None:
+    # opset 1 is accepted; what changed before opset 6 is an attribute the converter reports
+    # (Relu-1's consumed_inputs) or an operator version without a converter (Concat-1)
+    m = M.model([n("Not", ["x"], ["y"])], [M.vi("x", [3], TensorProto.BOOL)],
+                [M.vi("y", [3], TensorProto.BOOL)], opset=1, ir_version=3)
+    assert "ml.not" in str(import_onnx(m))
+    legacy = M.model([n("Relu", ["x"], ["y"], consumed_inputs=[0])], [M.vi("x", [3])],
+                     [M.vi("y", [3])], opset=1, ir_version=3)
+    expect(legacy, UnsupportedOpError, "consumed_inputs", "not handled")
+    concat = M.model([n("Concat", ["x", "x"], ["y"])], [M.vi("x", [3])], [M.vi("y", [6])],
+                     opset=1, ir_version=3)
+    expect(concat, UnsupportedOpError, "no converter for opset 1")
 
 
 def test_opset_too_new() -> None:

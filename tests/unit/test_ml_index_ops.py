@@ -19,7 +19,7 @@ from mlir_lite.ir.interpreter.engine import run
 from mlir_lite.ir.interpreter.rules import RULES
 from mlir_lite.ir.types import TensorType, element_type_from_numpy, tensor
 
-from ._ml_oracle import onnx_ref
+from ._ml_oracle import onnx_ref, ort_run, run_op
 
 RNG = np.random.default_rng(1)
 
@@ -308,3 +308,15 @@ def test_verifier_rejects_bad_operands_and_attributes(name, types, attrs, msg):
     op = OP_REGISTRY[name].build(f.args, attrs, result_types=[tensor(None)] * n)
     with pytest.raises(VerifyError, match=msg):
         op.verify_op()
+
+
+@pytest.mark.parametrize("attrs", [{}, {"sorted": False}, {"axis": 1}, {"axis": -2},
+                                   {"axis": 0, "sorted": False}])
+def test_unique_matches_onnx(attrs):
+    x = np.random.default_rng(3).integers(0, 3, (4, 3, 2)).astype(np.float32)
+    x[3] = x[1]
+    got = run_op("ml.unique", [x], **attrs)
+    # onnxruntime: onnx.reference fails on sorted=0 without an axis
+    want = ort_run("Unique", [x], n_out=4, **{k: int(v) for k, v in attrs.items()})
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

@@ -34,6 +34,7 @@ BINARY = [
     ("ml.div", "Div", {}, "f"), ("ml.div", "Div", {}, "i_nz"), ("ml.add", "Add", {}, "i"),
     ("ml.pow", "Pow", {}, "f_pos"), ("ml.mod", "Mod", {}, "i_nz"),
     ("ml.mod", "Mod", {"fmod": True}, "f"), ("ml.mod", "Mod", {"fmod": True}, "i_nz"),
+    ("ml.mod", "Mod", {}, "f"),
     ("ml.bitwise_and", "BitwiseAnd", {}, "i"), ("ml.bitwise_or", "BitwiseOr", {}, "i"),
     ("ml.bitwise_xor", "BitwiseXor", {}, "i"), ("ml.logical_and", "And", {}, "b"),
     ("ml.logical_or", "Or", {}, "b"), ("ml.logical_xor", "Xor", {}, "b"),
@@ -249,14 +250,16 @@ def test_arg_reductions_match_onnx(name, onnx_op, axis, keepdims, last):
     assert_close(got, want)
 
 
+@pytest.mark.parametrize("name,onnx_op,opset", [("cumsum", "CumSum", 23),
+                                                ("cumprod", "CumProd", 26)])
 @pytest.mark.parametrize("exclusive,reverse", [(False, False), (True, False), (False, True),
                                                (True, True)])
-def test_cumsum_matches_onnx(exclusive, reverse):
-    x = randn(3, 4)
-    got = run_op("ml.cumsum", [x], axis=1, exclusive=exclusive, reverse=reverse)[0]
-    want = onnx_ref("CumSum", [x, np.array(1, np.int64)], exclusive=int(exclusive),
-                    reverse=int(reverse))[0]
-    assert_close(got, want)
+def test_cumulative_matches_onnx(name, onnx_op, opset, exclusive, reverse):
+    for x, axis in ((randn(3, 4), 1), (randi(4, 3, lo=-3, hi=4), 0)):
+        got = run_op(f"ml.{name}", [x], axis=axis, exclusive=exclusive, reverse=reverse)[0]
+        want = onnx_ref(onnx_op, [x, np.array(axis, np.int64)], opset=opset,
+                        exclusive=int(exclusive), reverse=int(reverse))[0]
+        assert_close(got, want)
 
 
 # -- type inference ----------------------------------------------------------------------------
@@ -303,7 +306,7 @@ def test_inference_keeps_symbols_and_unknowns():
     ("ml.bitwise_and", [tensor([3]), tensor([3])], {}),
     ("ml.matmul", [tensor([3, 4]), tensor([5, 6])], {}),
     ("ml.where", [tensor([3]), tensor([3]), tensor([3])], {}),
-    ("ml.mod", [tensor([3]), tensor([3])], {}),
+    ("ml.mod", [tensor([3], "i1"), tensor([3], "i1")], {}),
     ("ml.gelu", [tensor([3])], {"approximate": "erf"}),
     ("ml.bit_shift", [tensor([3], "u8"), tensor([3], "u8")], {"direction": "UP"}),
     ("ml.reduce_sum", [tensor([3, 4])], {"axes": (2,)}),
@@ -372,3 +375,10 @@ def test_reduce_any_matches_numpy_and_takes_only_i1():
                                   np.zeros((3, 1), bool))
     with pytest.raises(MlirLiteError, match="operand must be i1"):
         run_op("ml.reduce_any", [randn(2, 3)], axes=(1,))
+
+
+@pytest.mark.parametrize("shape,dtype", [((3, 3), np.float32), ((2, 4, 4), np.float64),
+                                         ((2, 1, 1), np.float32)])
+def test_det_matches_onnx(shape, dtype):
+    x = randn(*shape, dtype=dtype)
+    assert_close(run_op("ml.det", [x])[0], onnx_ref("Det", [x])[0], 1e-5, 1e-6)

@@ -69,7 +69,8 @@ def test_traits_match_what_the_ops_are() -> None:
     for n in ML_OPS:
         short = n[3:]
         if short.startswith("reduce_") or short in ("softmax", "log_softmax", "argmax",
-                                                    "argmin", "cumsum", "topk"):
+                                                    "argmin", "cumsum", "cumprod",
+                                                    "topk"):
             want[n] = "reduction"
         elif short.endswith("_norm") and short != "batch_norm":
             want[n] = "reduction"
@@ -143,6 +144,7 @@ NO_VJP: Dict[str, str] = {
          "ml.logical_and", "ml.logical_or", "ml.logical_xor", "ml.not", "ml.bitwise_and",
          "ml.bitwise_or", "ml.bitwise_xor", "ml.bit_shift", "ml.bitcast", "ml.quantize_linear",
          "ml.matmul_integer", "ml.conv_integer", "ml.range", "ml.constant_of_shape",
+         "ml.max_pool_indices",
          "ml.constant_of_shape_dynamic"],
         "integer/boolean results or operands: no float gradient flows through it"),
     "ml.constant": "no operands",
@@ -152,11 +154,12 @@ NO_VJP: Dict[str, str] = {
     **dict.fromkeys(["ml.lstm", "ml.gru", "ml.rnn"],
                     "no rule yet (differentiate the decompose-rnn expansion)"),
     **dict.fromkeys(
-        ["ml.compress", "ml.cumsum_dynamic", "ml.dequantize_linear", "ml.global_lp_pool",
+        ["ml.compress", "ml.cumprod", "ml.cumprod_dynamic", "ml.cumsum_dynamic", "ml.det",
+         "ml.dequantize_linear", "ml.global_lp_pool",
          "ml.lp_pool", "ml.lrn", "ml.mod", "ml.one_hot", "ml.one_hot_dynamic", "ml.pad_dynamic",
          "ml.resize", "ml.resize_dynamic", "ml.slice_dynamic", "ml.split_dynamic",
          "ml.squeeze_dynamic", "ml.tile_dynamic", "ml.topk_dynamic", "ml.trilu_dynamic",
-         "ml.unsqueeze_dynamic"]
+         "ml.unique", "ml.unsqueeze_dynamic"]
         + [f"ml.reduce_{k}_dynamic" for k in ("sum", "mean", "max", "min", "prod", "l1", "l2",
                                                "log_sum", "log_sum_exp", "sum_square")],
         "no rule yet"),

@@ -9,3 +9,4 @@ from . import quant  # noqa: F401
 from . import reduce  # noqa: F401
 from . import rnn  # noqa: F401
 from . import shape  # noqa: F401
+from . import ml_domain  # noqa: F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
+from onnx import GraphProto
 
 from mlir_lite.ir.core import Block, Operation, Region, Value
 from mlir_lite.ir.types import ElementType, TensorType, Type, i1, i64
@@ -62,6 +63,23 @@ def _region(block: Block) -> Region:
 
 @converter("If", since=1)
 def _if(ctx: NodeContext) -> List[Value]:
+    known = ctx.const(0)
+    if known is not None and known.size == 1:
+        # a constant condition: only the branch taken is imported, in line (the other may be
+        # meant for inputs this model does not have: AffineGrid's 2-D branch of a 3-D grid)
+        taken, dead = ("then_branch", "else_branch") if known.ravel()[0] else \
+            ("else_branch", "then_branch")
+        ctx.ignore(dead)
+        blk = Block()
+        vals = ctx.subgraph(taken, blk, {})
+        if len(vals) != ctx.num_outputs:
+            raise ctx.error(f"{taken} has {len(vals)} outputs, but the node has "
+                            f"{ctx.num_outputs}")
+        ip = ctx.builder.ip
+        assert ip is not None  # converters run with an insertion point
+        for op in list(blk.ops):
+            ip.insert(op.detach())
+        return vals
     cond = _scalar(ctx, ctx.input(0))
     blocks = [Block(), Block()]
     outs = [ctx.subgraph("then_branch", blocks[0], {}),
@@ -226,17 +244,56 @@ def _scan(ctx: NodeContext) -> List[Value]:
     if len(in_axes) != m or len(in_dirs) != m or len(out_axes) != k or len(out_dirs) != k:
         raise ctx.error("scan_*_axes / scan_*_directions must have one entry per scan input or "
                         "output")
-    states = [ctx.input(j) for j in range(n)]
-    xs = [ctx.input(n + j) for j in range(m)]
-    for j, _x in enumerate(xs):
-        r = ctx.rank(n + j)
+    return _scan_loop(ctx, body, [ctx.input(j) for j in range(n)],
+                      [ctx.input(n + j) for j in range(m)], in_axes, in_dirs, out_axes, out_dirs)
+
+
+@converter("Scan", since=8)
+def _scan_batched(ctx: NodeContext) -> List[Value]:
+    """Scan-8: every state and scan input has a leading batch axis (the scan runs over axis 1
+    of each batch entry) and input 0 is the optional sequence_lens; one Scan-9 loop per entry
+    of a static batch, the results stacked along axis 0."""
+    if ctx.has_input(0):
+        raise Unsupported("Scan-8 with sequence_lens")
+    body = ctx.subgraph_proto("body")
+    m = ctx.attr("num_scan_inputs", kind="int")
+    n = ctx.num_inputs - 1 - m
+    k = len(body.output) - n
+    if m < 1 or n < 0 or len(body.input) != n + m or k < 0:
+        raise ctx.error(f"num_scan_inputs {m} does not fit {ctx.num_inputs} inputs and a body "
+                        f"of {len(body.input)} inputs", attribute="num_scan_inputs")
+    in_dirs = list(ctx.attr("directions", (0,) * m, "ints"))
+    if len(in_dirs) != m:
+        raise ctx.error("directions must have one entry per scan input", attribute="directions")
+    batch = ctx.type(1).dims[0] if ctx.rank(1) else None
+    if type(batch) is not int:
+        raise Unsupported("Scan-8 over a batch axis that is not static")
+    per_entry: List[List[Value]] = []
+    for b in range(batch):
+        at = ctx.constant(np.array(b, np.int64))
+        entry = [ctx.op("ml.gather", ctx.input(1 + j), at, axis=0) for j in range(n + m)]
+        per_entry.append(_scan_loop(ctx, body, entry[:n], entry[n:], [0] * m, in_dirs,
+                                    [0] * k, [0] * k))
+    return [ctx.op("ml.concat", *[ctx.op("ml.unsqueeze", r[i], axes=(0,)) for r in per_entry],
+                   axis=0) for i in range(n + k)]
+
+
+def _scan_loop(ctx: NodeContext, body: GraphProto, states: List[Value], xs: List[Value],
+               in_axes: List[int], in_dirs: List[int], out_axes: List[int],
+               out_dirs: List[int]) -> List[Value]:
+    """The Scan-9 loop: `states` carried, `xs` scanned along `in_axes`, `body` the subgraph."""
+    n, k = len(states), len(out_axes)
+    for j, x in enumerate(xs):
+        r = x.type.rank if isinstance(x.type, TensorType) else None
         if r is None:
             raise Unsupported("Scan over an input of unknown rank")
         in_axes[j] = in_axes[j] + r if in_axes[j] < 0 else in_axes[j]
         if not 0 <= in_axes[j] < r:
             raise ctx.error(f"scan_input_axes[{j}] is out of range for rank {r}",
                             attribute="scan_input_axes")
-    d = ctx.type(n).dims[in_axes[0]]
+    x0 = xs[0].type
+    assert isinstance(x0, TensorType) and x0.shape is not None
+    d = x0.shape[in_axes[0]]
     if type(d) is int:
         length = ctx.constant(np.array(d, np.int64))
     else:

@@ -89,3 +89,11 @@ def _reverse_sequence(ctx: NodeContext) -> List[Value]:
     return [ctx.op("ml.reverse_sequence", ctx.input(0), ctx.input(1),
                    batch_axis=ctx.attr("batch_axis", 1, "int"),
                    time_axis=ctx.attr("time_axis", 0, "int"))]
+
+
+@converter("Unique", since=11)
+def _unique(ctx: NodeContext) -> List[Value]:
+    axis = ctx.attr("axis", None, "int")
+    op = ctx.create("ml.unique", [ctx.input(0)],
+                    {"axis": axis, "sorted": bool(ctx.attr("sorted", 1, "int"))})
+    return list(op.results)

@@ -6,8 +6,9 @@ from typing import List, Optional
 
 import numpy as np
 
+from mlir_lite.ir.attributes import DenseAttr
 from mlir_lite.ir.core import Value
-from mlir_lite.ir.types import TensorType
+from mlir_lite.ir.types import TensorType, i64
 
 from ..context import NodeContext
 from ..dtypes import element_of
@@ -99,19 +100,17 @@ def _pool(ml: str):
         strides, pads, dil = _window(ctx, x, ks, n)
         attrs = dict(kernel_shape=tuple(ks), strides=strides, pads=pads,
                      ceil_mode=bool_attr(ctx, "ceil_mode"))
+        attrs["dilations"] = dil
         if ml == "max_pool":
-            attrs["dilations"] = dil
+            order = ctx.attr("storage_order", 0, "int")
             if ctx.has_output(1):
-                raise Unsupported("MaxPool's Indices output is not supported")
-            if ctx.attr("storage_order", 0, "int"):
-                raise Unsupported("MaxPool with storage_order=1")
+                return [ctx.op("ml.max_pool", x, **attrs),
+                        ctx.op("ml.max_pool_indices", x, storage_order=order, **attrs)]
+            # storage_order only orders the Indices output
         elif ml == "avg_pool":
-            if any(d != 1 for d in dil):
-                raise Unsupported("AveragePool with dilations")
             attrs["count_include_pad"] = bool_attr(ctx, "count_include_pad")
         else:
             attrs["p"] = ctx.attr("p", 2, "int")
-            attrs["dilations"] = dil
         return [ctx.op(f"ml.{ml}", x, **attrs)]
     return conv
 
@@ -119,6 +118,84 @@ def _pool(ml: str):
 converter("MaxPool", since=1)(_pool("max_pool"))
 converter("AveragePool", since=1)(_pool("avg_pool"))
 converter("LpPool", since=2)(_pool("lp_pool"))
+
+
+def _zeros(ctx: NodeContext, shape: List[int], like: Value) -> Value:
+    t = like.type
+    assert isinstance(t, TensorType)
+    return ctx.op("ml.constant_of_shape", shape=tuple(shape),
+                  value=DenseAttr(np.zeros(1, t.element.np_dtype)))
+
+
+def _scatter_add_flat(ctx: NodeContext, x: Value, where: np.ndarray, lead: List[int],
+                      size: int, reduction: str) -> Value:
+    """A (*lead, size) tensor: zeros with each entry of `x` (viewed as (*lead, K)) combined
+    into position `where[k]` of its row (`where` of K entries; -1 drops the entry)."""
+    k = int(where.size)
+    ups = ctx.op("ml.reshape", x, shape=tuple(lead) + (k,))
+    idx = np.broadcast_to(np.where(where < 0, size, where).astype(np.int64), tuple(lead) + (k,))
+    data = _zeros(ctx, list(lead) + [size + 1], x)  # the last slot takes the dropped entries
+    out = ctx.op("ml.scatter_elements", data, ctx.constant(np.ascontiguousarray(idx)), ups,
+                 axis=len(lead), reduction=reduction)
+    return ctx.op("ml.slice", out, starts=(0,), ends=(size,), axes=(len(lead),))
+
+
+@converter("MaxUnpool", since=9)
+def _max_unpool(ctx: NodeContext) -> List[Value]:
+    """Zeros of the output shape, each x at its index (a flat index into the whole output, as
+    MaxPool's Indices gives): a scatter into the flattened output."""
+    x = ctx.input(0)
+    xs = static_shape(x)
+    if xs is None:
+        raise Unsupported("MaxUnpool needs a static input shape")
+    ks = list(ctx.attr("kernel_shape", kind="ints"))
+    n = len(ks)
+    strides = list(ctx.attr("strides", None, "ints") or (1,) * n)
+    pads = list(ctx.attr("pads", None, "ints") or (0,) * (2 * n))
+    if ctx.has_input(2):
+        out = ctx.const_ints(2)
+        if out is None:
+            raise Unsupported("MaxUnpool with a run-time output_shape")
+        shape = list(out)
+    else:
+        shape = list(xs[:2]) + [(xs[2 + i] - 1) * strides[i] - pads[i] - pads[n + i] + ks[i]
+                                for i in range(n)]
+    total = int(np.prod(shape))
+    flat = ctx.op("ml.reshape", ctx.input(1), shape=(1, -1))
+    ups = ctx.op("ml.reshape", x, shape=(1, -1))
+    data = _zeros(ctx, [1, total], x)
+    y = ctx.op("ml.scatter_elements", data, ctx.cast(flat, i64), ups, axis=1)
+    return [ctx.op("ml.reshape", y, shape=tuple(shape))]
+
+
+@converter("Col2Im", since=18)
+def _col2im(ctx: NodeContext) -> List[Value]:
+    """The sum of each column entry into the image position its block offset and column give
+    (the inverse of im2col): a scatter-add into the flattened image of static index."""
+    x = ctx.input(0)
+    xs = static_shape(x)
+    image, block = ctx.const_ints(1), ctx.const_ints(2)
+    if xs is None or image is None or block is None:
+        raise Unsupported("Col2Im needs a static input and constant image and block shapes")
+    n = len(image)
+    dil = list(ctx.attr("dilations", None, "ints") or (1,) * n)
+    strides = list(ctx.attr("strides", None, "ints") or (1,) * n)
+    pads = list(ctx.attr("pads", None, "ints") or (0,) * (2 * n))
+    cols = [(image[i] + pads[i] + pads[n + i] - dil[i] * (block[i] - 1) - 1) // strides[i] + 1
+            for i in range(n)]
+    nb, nl = int(np.prod(block)), int(np.prod(cols))
+    if xs[1] % nb or xs[2] != nl:
+        raise ctx.error(f"input {xs} does not fit blocks {block} over image {image}")
+    b = np.indices(block).reshape(n, nb, 1)   # block offset per dim
+    c = np.indices(cols).reshape(n, 1, nl)    # column position per dim
+    pos = c * np.array(strides).reshape(n, 1, 1) - np.array(pads[:n]).reshape(n, 1, 1) + \
+        b * np.array(dil).reshape(n, 1, 1)
+    ok = np.all((pos >= 0) & (pos < np.array(image).reshape(n, 1, 1)), axis=0)
+    where = np.where(ok, np.ravel_multi_index(tuple(np.clip(pos, 0, None)), tuple(image),
+                                              mode="clip"), -1)
+    lead = [xs[0], xs[1] // nb]
+    y = _scatter_add_flat(ctx, x, where.reshape(-1), lead, int(np.prod(image)), "add")
+    return [ctx.op("ml.reshape", y, shape=tuple(lead) + tuple(image))]
 
 
 @converter("GlobalAveragePool", "GlobalMaxPool", since=1)
@@ -166,6 +243,19 @@ def _group_norm(ctx: NodeContext) -> List[Value]:
         bias = ctx.constant(np.repeat(b, c // g))
     return [ctx.op("ml.group_norm", x, scale, bias, num_groups=g,
                    epsilon=ctx.attr("epsilon", 1e-5, "float"))]
+
+
+@converter("LpNormalization", since=1)
+def _lp_normalization(ctx: NodeContext) -> List[Value]:
+    """x / ||x||_p along `axis` (p 1 or 2), 0 where the norm is 0 (then x is 0 there: divided
+    by 1 instead)."""
+    x = ctx.input(0)
+    p = ctx.attr("p", 2, "int")
+    if p not in (1, 2):
+        raise ctx.error(f"p must be 1 or 2, got {p}", attribute="p")
+    norm = ctx.op(f"ml.reduce_l{p}", x, axes=(ctx.attr("axis", -1, "int"),), keepdims=True)
+    zero = ctx.op("ml.equal", norm, scalar_const(ctx, 0, norm))
+    return [ctx.op("ml.div", x, ctx.op("ml.where", zero, scalar_const(ctx, 1, norm), norm))]
 
 
 @converter("LayerNormalization", since=17)
@@ -256,6 +346,11 @@ def _gemm(ctx: NodeContext) -> List[Value]:
 @converter("MatMul", since=1)
 def _matmul(ctx: NodeContext) -> List[Value]:
     return [ctx.op("ml.matmul", ctx.input(0), ctx.input(1))]
+
+
+@converter("Det", since=11)
+def _det(ctx: NodeContext) -> List[Value]:
+    return [ctx.op("ml.det", ctx.input(0))]
 
 
 @converter("Einsum", since=12)

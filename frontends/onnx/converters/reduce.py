@@ -1,5 +1,5 @@
 """Reductions: Reduce* (axes inputs that are not constants use the `_dynamic` ops), ArgMax/ArgMin,
-CumSum."""
+CumSum and CumProd."""
 from __future__ import annotations
 
 from typing import List
@@ -49,10 +49,12 @@ def _arg(ctx: NodeContext) -> List[Value]:
 
 
 @converter("CumSum", since=11)
-def _cumsum(ctx: NodeContext) -> List[Value]:
+@converter("CumProd", since=26)
+def _cumulative(ctx: NodeContext) -> List[Value]:
+    ml = f"ml.{ctx.node.op_type.lower()}"
     axis = ctx.const_scalar(1)
     if axis is None:
-        return [ctx.op("ml.cumsum_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)),
+        return [ctx.op(f"{ml}_dynamic", ctx.input(0), as_i64(ctx, ctx.input(1)),
                        exclusive=bool_attr(ctx, "exclusive"), reverse=bool_attr(ctx, "reverse"))]
-    return [ctx.op("ml.cumsum", ctx.input(0), axis=int(axis),
+    return [ctx.op(ml, ctx.input(0), axis=int(axis),
                    exclusive=bool_attr(ctx, "exclusive"), reverse=bool_attr(ctx, "reverse"))]

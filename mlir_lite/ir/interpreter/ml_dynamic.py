@@ -56,9 +56,10 @@ def _trilu(op: Any, x: np.ndarray, k: np.ndarray) -> np.ndarray:
     return RULES["ml.trilu"](AttrView(op, "ml.trilu", k=_scalar(op, k, "k")), x)
 
 
-@rule("ml.cumsum_dynamic")
-def _cumsum(op: Any, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    return RULES["ml.cumsum"](AttrView(op, "ml.cumsum", axis=_scalar(op, axis, "axis")), x)
+@rule("ml.cumsum_dynamic", "ml.cumprod_dynamic")
+def _cumulative(op: Any, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    static = op.name[:-len("_dynamic")]
+    return RULES[static](AttrView(op, static, axis=_scalar(op, axis, "axis")), x)
 
 
 @rule("ml.pad_dynamic")

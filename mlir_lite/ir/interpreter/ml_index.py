@@ -207,3 +207,19 @@ def _compress(op: Any, x: np.ndarray, condition: np.ndarray) -> np.ndarray:
                             f"size {n}")
         cond = cond[:n]
     return np.compress(cond, data, axis=ax)
+
+
+@rule("ml.unique")
+def _unique(op: Any, x: np.ndarray) -> list:
+    axis = op.attr("axis")
+    data = x.ravel() if axis is None else x
+    ax = 0 if axis is None else axis % x.ndim
+    vals, idx, inv, cnt = np.unique(data, return_index=True, return_inverse=True,
+                                    return_counts=True, axis=None if axis is None else ax)
+    inv = inv.reshape(-1)
+    if not op.attr("sorted"):  # in order of first occurrence
+        order = np.argsort(idx, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        vals, idx, cnt, inv = np.take(vals, order, axis=ax), idx[order], cnt[order], rank[inv]
+    return [vals, idx.astype(np.int64), inv.astype(np.int64), cnt.astype(np.int64)]

@@ -260,6 +260,11 @@ def _gemm(op: Operation, *vals: np.ndarray) -> np.ndarray:
     return y
 
 
+@rule("ml.det")
+def _det(op: Operation, x: np.ndarray) -> np.ndarray:
+    return np.asarray(np.linalg.det(upcast(x)), dtype=upcast(x).dtype)
+
+
 @rule("ml.einsum")
 def _einsum(op: Operation, *xs: np.ndarray) -> np.ndarray:
     terms, out, _ = parse_einsum(op.attr("equation"), [x.ndim for x in xs])
@@ -361,20 +366,25 @@ rule("ml.argmax")(_arg(np.argmax))
 rule("ml.argmin")(_arg(np.argmin))
 
 
-@rule("ml.cumsum")
-def _cumsum(op: Operation, x: np.ndarray) -> np.ndarray:
-    x = upcast(x)
-    axis = norm_axis(op.attr("axis"), x.ndim)
-    if op.attr("reverse"):
-        x = np.flip(x, axis)
-    y = np.cumsum(x, axis=axis, dtype=x.dtype)
-    if op.attr("exclusive"):
-        shifted = np.zeros_like(y)
-        dst, src = [slice(None)] * x.ndim, [slice(None)] * x.ndim
-        dst[axis], src[axis] = slice(1, None), slice(0, -1)
-        shifted[tuple(dst)] = y[tuple(src)]
-        y = shifted
-    return np.flip(y, axis) if op.attr("reverse") else y
+def _cumulative(fn: Any, identity: int) -> Any:
+    def apply(op: Operation, x: np.ndarray) -> np.ndarray:
+        x = upcast(x)
+        axis = norm_axis(op.attr("axis"), x.ndim)
+        if op.attr("reverse"):
+            x = np.flip(x, axis)
+        y = fn(x, axis=axis, dtype=x.dtype)
+        if op.attr("exclusive"):
+            shifted = np.full_like(y, identity)
+            dst, src = [slice(None)] * x.ndim, [slice(None)] * x.ndim
+            dst[axis], src[axis] = slice(1, None), slice(0, -1)
+            shifted[tuple(dst)] = y[tuple(src)]
+            y = shifted
+        return np.flip(y, axis) if op.attr("reverse") else y
+    return apply
+
+
+rule("ml.cumsum")(_cumulative(np.cumsum, 0))
+rule("ml.cumprod")(_cumulative(np.cumprod, 1))
 
 
 @rule("ml.bitcast")

@@ -135,6 +135,23 @@ def _max_pool(op: Operation, x: np.ndarray) -> np.ndarray:
     return np.maximum.reduce(views) if len(views) > 1 else views[0].copy()
 
 
+@rule("ml.max_pool_indices")
+def _max_pool_indices(op: Operation, x: np.ndarray) -> np.ndarray:
+    x = upcast(x)
+    sp = x.shape[2:]
+    flat = np.arange(int(np.prod(sp)), dtype=np.int64).reshape(sp)
+    if op.attr("storage_order"):
+        flat = np.arange(flat.size, dtype=np.int64).reshape(sp[::-1]).T
+    nc = np.arange(x.shape[0] * x.shape[1], dtype=np.int64).reshape(x.shape[:2] + (1,) * len(sp))
+    where = np.broadcast_to(nc * flat.size + flat, x.shape)
+    views, _ = pool_windows(op, x, _lowest(x.dtype))
+    places, _ = pool_windows(op, where, -1)
+    v, i = np.stack(views), np.stack(places)
+    best = np.where(i >= 0, v, _lowest(x.dtype)).max(axis=0)
+    first = np.argmax((i >= 0) & (v == best), axis=0)  # the first maximum in window order
+    return np.take_along_axis(i, first[None], axis=0)[0]
+
+
 @rule("ml.avg_pool")
 def _avg_pool(op: Operation, x: np.ndarray) -> np.ndarray:
     x = upcast(x)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from mlir_lite.ir.dialects.ml._shape_infer import check_int_tensor, norm_axis, tensor_of
+from mlir_lite.ir.dialects.ml.reduce import CUMULATIVE_OPS
 from mlir_lite.ir.dialects.ml.shape import PAD_MODES, ResizeOp
 from mlir_lite.ir.opdef import PURE, REDUCTION, Bool, Int, Str, define_op
 from mlir_lite.ir.types import TensorType, Type
@@ -23,7 +24,8 @@ Attrs = Dict[str, Any]
 
 # dynamic op -> the static op whose semantics it shares
 DYNAMIC_OF = {
-    "ml.trilu_dynamic": "ml.trilu", "ml.cumsum_dynamic": "ml.cumsum", "ml.pad_dynamic": "ml.pad",
+    "ml.trilu_dynamic": "ml.trilu", "ml.cumsum_dynamic": "ml.cumsum",
+    "ml.cumprod_dynamic": "ml.cumprod", "ml.pad_dynamic": "ml.pad",
     "ml.split_dynamic": "ml.split", "ml.unsqueeze_dynamic": "ml.unsqueeze",
     "ml.squeeze_dynamic": "ml.squeeze", "ml.tile_dynamic": "ml.tile",
     "ml.one_hot_dynamic": "ml.one_hot", "ml.resize_dynamic": "ml.resize",
@@ -60,10 +62,11 @@ def _trilu_infer(types: List[Type], a: Attrs) -> List[Type]:
 
 define_op("ml.trilu_dynamic", operands=["x", "k"], attrs={"upper": Int(1)}, traits=PURE,
           infer=_trilu_infer, doc="ml.trilu with k a run-time scalar.")
-define_op("ml.cumsum_dynamic", operands=["x", "axis"],
-          attrs={"exclusive": Bool(False), "reverse": Bool(False)}, traits=REDUCTION,
-          infer=_same_infer,
-          doc="ml.cumsum with the axis a run-time scalar.")
+for _n in CUMULATIVE_OPS:
+    define_op(f"ml.{_n}_dynamic", operands=["x", "axis"],
+              attrs={"exclusive": Bool(False), "reverse": Bool(False)}, traits=REDUCTION,
+              infer=_same_infer,
+              doc=f"ml.{_n} with the axis a run-time scalar.")
 
 
 def _pad_infer(types: List[Type], a: Attrs) -> List[Type]:

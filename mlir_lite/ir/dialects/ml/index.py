@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from mlir_lite.ir.dialects.ml._shape_infer import check_int_tensor, merge_dims, norm_axis, tensor_of
-from mlir_lite.ir.opdef import PURE, REDUCTION, Int, Str, define_op
+from mlir_lite.ir.opdef import PURE, REDUCTION, Bool, Int, Str, define_op
 from mlir_lite.ir.types import TensorType, Type, i1, i64
 
 __all__ = [
@@ -217,6 +217,37 @@ def _nonzero_infer(types: List[Type], a: Attrs) -> List[Type]:
 
 NonzeroOp = define_op("ml.nonzero", operands=["x"], traits=REDUCTION, infer=_nonzero_infer,
                       doc="Indices of the non-zero entries, one column per entry (rank x ?).")
+
+
+def _unique_infer(types: List[Type], a: Attrs) -> List[Type]:
+    x = tensor_of(types[0])
+    if x.element == i1:
+        raise TypeError("unique takes numbers, got i1")
+    axis = a["axis"]
+    u = TensorType(i64, (None,))
+    if x.shape is None:
+        n = None
+        y = TensorType(x.element, None if axis is not None else (None,))
+    elif axis is None:
+        n = 1
+        for d in x.shape:
+            n = n * d if type(n) is int and type(d) is int else None
+        y = TensorType(x.element, (None,))
+    else:
+        ax = norm_axis(axis, len(x.shape))
+        n = x.shape[ax]
+        y = x.with_shape(x.shape[:ax] + (None,) + x.shape[ax + 1:])
+    return [y, u, TensorType(i64, (n,)), u]
+
+
+UniqueOp = define_op("ml.unique", operands=["x"],
+                     results=["y", "indices", "inverse_indices", "counts"],
+                     attrs={"axis": Int(None), "sorted": Bool(True)}, traits=PURE,
+                     infer=_unique_infer,
+                     doc="ONNX Unique: the distinct entries of x flattened (or slices along "
+                         "`axis`), sorted or in order of first occurrence; the first index of "
+                         "each, the position of each input in y, and how often each occurs "
+                         "(the count of distinct entries is decided at run time).")
 
 
 def _reverse_sequence_infer(types: List[Type], a: Attrs) -> List[Type]:

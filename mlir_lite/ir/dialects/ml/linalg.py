@@ -14,7 +14,7 @@ from mlir_lite.ir.dialects.ml._infer import (
     dims_equal_or_unknown,
     operand_groups,
 )
-from mlir_lite.ir.opdef import FUSION_ANCHOR, GEMM, REDUCTION, Bool, Float, Str, define_op
+from mlir_lite.ir.opdef import FUSION_ANCHOR, GEMM, PURE, REDUCTION, Bool, Float, Str, define_op
 from mlir_lite.ir.types import Dim, TensorType, Type, broadcast_shapes
 
 __all__ = ["MatmulOp", "GemmOp", "EinsumOp", "parse_einsum"]
@@ -157,3 +157,18 @@ def _einsum_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 EinsumOp = define_op("ml.einsum", operands=["inputs*"], attrs={"equation": Str()},
                      traits=REDUCTION,
                      infer=_einsum_infer, doc="Einstein summation (ONNX Einsum, numpy semantics).")
+
+
+def _det_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+    x = as_tensor(types[0])
+    if not x.element.is_float:
+        raise TypeError(f"det takes floats, got {x.element}")
+    if x.shape is None:
+        return [x]
+    if len(x.shape) < 2 or not dims_equal_or_unknown(x.shape[-1], x.shape[-2]):
+        raise ValueError(f"det needs square matrices in the last two dims, got {x}")
+    return [x.with_shape(x.shape[:-2])]
+
+
+define_op("ml.det", operands=["x"], traits=PURE, infer=_det_infer,
+          doc="Determinant of each square matrix in the last two dims (ONNX Det).")

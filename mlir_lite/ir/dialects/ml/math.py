@@ -60,10 +60,7 @@ def _pow_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
 
 
 def _mod_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
-    t = _numeric(broadcast_infer(types))
-    if t.element.is_float and not attrs["fmod"]:
-        raise ValueError("ml.mod on floats needs fmod=true")
-    return [t]
+    return [_numeric(broadcast_infer(types))]
 
 
 def _int_binary(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
@@ -112,7 +109,9 @@ for _n in BINARY_OPS:
 define_op("ml.pow", operands=["lhs", "rhs"], traits=ELEMENTWISE, infer=_pow_infer,
           doc="lhs ** rhs, broadcast; the result has lhs's element type.")
 define_op("ml.mod", operands=["lhs", "rhs"], attrs={"fmod": Bool(False)}, traits=ELEMENTWISE,
-          infer=_mod_infer, doc="Remainder: sign of the divisor (fmod=false) or of the dividend.")
+          infer=_mod_infer,
+          doc="Remainder: the sign of the divisor (fmod=false: numpy's mod, floats too, as ONNX "
+              "Mod with fmod=0 from opset 28) or of the dividend (fmod=true: C's fmod).")
 define_op("ml.bit_shift", operands=["lhs", "rhs"], attrs={"direction": Str()},
           traits=ELEMENTWISE, infer=_shift_infer, doc="Shift 'LEFT' or 'RIGHT' (ONNX BitShift).")
 BITWISE_OPS = ("bitwise_and", "bitwise_or", "bitwise_xor")

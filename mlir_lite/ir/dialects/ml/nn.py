@@ -38,7 +38,7 @@ from mlir_lite.ir.opdef import (
     Str,
     define_op,
 )
-from mlir_lite.ir.types import TensorType, Type
+from mlir_lite.ir.types import TensorType, Type, i64
 
 __all__ = ["ConvOp", "ConvTransposeOp", "POOL_OPS", "NORM_OPS"]
 
@@ -159,6 +159,19 @@ POOL_OPS = ("max_pool", "avg_pool", "lp_pool", "global_avg_pool", "global_max_po
 define_op("ml.max_pool", operands=["x"], attrs=dict(_POOL_ATTRS), traits=POOL | FUSION_ANCHOR,
           infer=_pool_infer,
           doc="Max pooling (padding never wins; ceil_mode drops windows starting in the end pad).")
+
+
+def _pool_indices_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+    if attrs["storage_order"] not in (0, 1):
+        raise ValueError(f"storage_order must be 0 or 1, got {attrs['storage_order']}")
+    return [TensorType(i64, as_tensor(_pool_infer(types, attrs)[0]).shape)]
+
+
+define_op("ml.max_pool_indices", operands=["x"], attrs={**_POOL_ATTRS, "storage_order": Int(0)},
+          traits=POOL, infer=_pool_indices_infer,
+          doc="Where ml.max_pool's maximum of each window is (ONNX MaxPool's Indices): the "
+              "flat index into x (i64), the spatial part row-major (storage_order 0) or "
+              "column-major (1); the first maximum of a window wins, padding never does.")
 define_op("ml.avg_pool", operands=["x"], attrs={**_POOL_ATTRS, "count_include_pad": Bool(False)},
           traits=POOL | FUSION_ANCHOR, infer=_pool_infer, doc="Average pooling.")
 define_op("ml.lp_pool", operands=["x"], attrs={**_POOL_ATTRS, "p": Int(2)},

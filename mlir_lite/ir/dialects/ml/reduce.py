@@ -1,4 +1,5 @@
-"""Reductions: `reduce_*` over an `axes` tuple, `argmax`/`argmin` (i64) and `cumsum`.
+"""Reductions: `reduce_*` over an `axes` tuple, `argmax`/`argmin` (i64) and the cumulative
+`cumsum`/`cumprod` (`CUMULATIVE_OPS`).
 
 `axes=()` reduces every axis unless `noop_with_empty_axes` (then the op is the identity), as in
 ONNX opset 18; ONNX's axes input becomes the attribute when it is a constant, else the
@@ -14,13 +15,15 @@ from mlir_lite.ir.dialects.ml._infer import as_tensor, norm_axis, reduce_shape, 
 from mlir_lite.ir.opdef import FUSION_ANCHOR, REDUCTION, Bool, Int, Ints, define_op
 from mlir_lite.ir.types import TensorType, Type, i1, i64
 
-__all__ = ["REDUCE_OPS", "FLOAT_REDUCE_OPS", "BOOL_REDUCE_OPS"]
+__all__ = ["REDUCE_OPS", "FLOAT_REDUCE_OPS", "BOOL_REDUCE_OPS", "CUMULATIVE_OPS"]
 
 REDUCE_OPS = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod",
               "reduce_l1", "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp",
               "reduce_sum_square", "reduce_any")
 FLOAT_REDUCE_OPS = ("reduce_mean", "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp")
 BOOL_REDUCE_OPS = ("reduce_any",)  # i1 in, i1 out (tf.reduce_any, torch.any)
+# cumulative op -> what it accumulates (ONNX CumSum / CumProd)
+CUMULATIVE_OPS = {"cumsum": "sum", "cumprod": "product"}
 
 
 def _operand_kind(name: str) -> str:
@@ -99,7 +102,7 @@ for _n in ("argmax", "argmin"):
                   "select_last_index.")
 
 
-def _cumsum_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+def _cumulative_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
     x = as_tensor(types[0])
     if x.element == i1:
         raise TypeError("operand must be numeric, got i1")
@@ -108,7 +111,10 @@ def _cumsum_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
     return [x]
 
 
-define_op("ml.cumsum", operands=["x"],
-          attrs={"axis": Int(), "exclusive": Bool(False), "reverse": Bool(False)},
-          traits=REDUCTION, infer=_cumsum_infer,
-          doc="Cumulative sum along `axis` (ONNX CumSum, the axis as an attribute).")
+for _n, _what in CUMULATIVE_OPS.items():
+    define_op(f"ml.{_n}", operands=["x"],
+              attrs={"axis": Int(), "exclusive": Bool(False), "reverse": Bool(False)},
+              traits=REDUCTION, infer=_cumulative_infer,
+              doc=f"Cumulative {_what} along `axis` (ONNX Cum{_n[3:].capitalize()}, the axis "
+                  "as an attribute); `exclusive` starts from the identity, `reverse` from the "
+                  "end.")
