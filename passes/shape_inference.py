@@ -28,6 +28,7 @@ import dataclasses
 from typing import AbstractSet, Dict, List, Optional
 
 from mlir_lite.ir.core import Block, Operation, Value
+from mlir_lite.ir.dim_expr import is_expression, symbols_of
 from mlir_lite.ir.opdef import DeclaredOp
 from mlir_lite.ir.types import FunctionType, TensorType, Type
 
@@ -42,8 +43,9 @@ def refine_type(declared: Type, inferred: Type, bound: Optional[AbstractSet[str]
                 ) -> Type:
     """`declared` with what `inferred` knows in addition; `declared` when they conflict. With
     `bound` (the symbols function arguments bind), a declared symbol outside it (ONNX shape
-    inference's `unk__N` names of intermediate values) gives way to an inferred size or bound
-    symbol; without it every declared symbol stays."""
+    inference's `unk__N` names of intermediate values) gives way to an inferred size, bound
+    symbol or expression of bound symbols (`batch*seq`); without it every declared symbol
+    stays."""
     if declared == inferred:
         return declared
     if not (isinstance(declared, TensorType) and isinstance(inferred, TensorType)):
@@ -57,7 +59,8 @@ def refine_type(declared: Type, inferred: Type, bound: Optional[AbstractSet[str]
     dims = []
     for d, i in zip(declared.shape, inferred.shape):
         if d is None or (bound is not None and type(d) is str and d not in bound and d != i
-                         and (type(i) is int or (type(i) is str and i in bound))):
+                         and (type(i) is int or (type(i) is str and i in bound) or
+                              (is_expression(i) and symbols_of(i) <= bound))):
             dims.append(i)
         elif type(i) is int and type(d) is int and i != d:
             return declared  # a contradiction: leave it for the verifier to report
@@ -224,7 +227,8 @@ class _Inference:
             ft: FunctionType = f.attributes["function_type"]
             if ret is None or ret.name != "func.return" or len(ret.operands) != len(ft.results):
                 continue
-            results = tuple(refine_type(d, v.type) for d, v in zip(ft.results, ret.operands))
+            results = tuple(refine_type(d, v.type, self.bound)
+                            for d, v in zip(ft.results, ret.operands))
             if results != ft.results:
                 f.attributes["function_type"] = FunctionType(ft.inputs, results)
 

@@ -18,11 +18,12 @@ refined type (a mismatch is an ExecutionError), so a refinement is never trusted
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from mlir_lite.errors import MlirLiteError
+from mlir_lite.ir import dim_expr
 from mlir_lite.ir.core import OP_REGISTRY, Operation, OpResult, Value
 from mlir_lite.ir.dialects.ml.shape import reshape_target
 from mlir_lite.ir.types import Dim, TensorType, Type, broadcast_shapes
@@ -35,7 +36,7 @@ _MAX_ENTRIES = 16  # shape tensors are short; larger integer tensors are data
 
 def _int_tensor(t: Type) -> Optional[TensorType]:
     if isinstance(t, TensorType) and t.element.is_int and t.shape is not None and \
-            len(t.shape) <= 1:
+            len(t.shape) <= 1:  # (i1 included: Equal's results select with Where)
         return t
     return None
 
@@ -79,6 +80,18 @@ def _holds(op: Operation, held: Held) -> Optional[Tuple[Dim, ...]]:
                 return None
             out += c
         return out
+    if name in _ARITH and len(ins) == 2:
+        return _elementwise(ins, *_ARITH[name])
+    if name == "ml.where" and len(ins) == 3:
+        def pick(c: Dim, x: Dim, y: Dim) -> Dim:
+            return None if type(c) is not int else x if c else y
+        return _elementwise(ins, pick, pick)
+    if name == "ml.constant_of_shape" and a.get("value") is not None:
+        v = np.asarray(a["value"].array).reshape(-1)
+        n = int(np.prod(a.get("shape") or ()))
+        if v.dtype.kind in "iub" and n <= _MAX_ENTRIES:
+            return (int(v[0]),) * n
+        return None
     if not ins or ins[0] is None:
         return None
     src = ins[0]
@@ -101,6 +114,48 @@ def _holds(op: Operation, held: Held) -> Optional[Tuple[Dim, ...]]:
             return None
         return tuple(src[p] for p in picks)
     return None
+
+
+def _equal(x: Dim, y: Dim) -> Dim:
+    """1/0 when decidable: equal sizes, or a size (>= 0) against a negative constant (the
+    exporters' `Equal(shape, -1)`), else None."""
+    if type(x) is int and type(y) is int:
+        return int(x == y)
+    if type(x) is str and type(y) is str and x == y:
+        return 1
+    if (type(x) is str and type(y) is int and y < 0) or (type(y) is str and type(x) is int
+                                                         and x < 0):
+        return 0
+    return None
+
+
+def _trunc_div(x: int, y: int) -> Dim:
+    return None if y == 0 else int(x / y) if abs(x) < 2 ** 52 else None  # ONNX Div truncates
+
+
+# op -> (on ints, on sizes that are symbols or expressions)
+_ARITH: Dict[str, Tuple[Any, Any]] = {
+    "ml.add": (lambda x, y: x + y, dim_expr.add), "ml.sub": (lambda x, y: x - y, dim_expr.sub),
+    "ml.mul": (lambda x, y: x * y, dim_expr.mul), "ml.div": (_trunc_div, dim_expr.floordiv),
+    "ml.equal": (lambda x, y: int(x == y), lambda x, y: _equal(x, y))}
+
+
+def _elementwise(ins: Sequence[Optional[Tuple[Dim, ...]]], on_ints: Any,
+                 on_sizes: Any) -> Optional[Tuple[Dim, ...]]:
+    """The entries of an elementwise op over held operands (one-entry operands broadcast):
+    exact integer arithmetic where every entry is an int, else on sizes (>= 0, so division
+    is floor division) through dim_expr."""
+    if any(v is None for v in ins):
+        return None
+    vals = [v for v in ins if v is not None]
+    n = max(len(v) for v in vals)
+    if any(len(v) not in (1, n) for v in vals):
+        return None
+    out = []
+    for k in range(n):
+        args = [v[0] if len(v) == 1 else v[k] for v in vals]
+        out.append(on_ints(*args) if all(type(x) is int for x in args) else on_sizes(*args))
+    return tuple(out)
 
 
 def record(op: Operation, held: Held) -> None:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Callable, FrozenSet, Mapping, Union
 
 __all__ = ["Dim", "is_expression", "symbols_of", "evaluate", "add", "sub", "mul", "floordiv",
-           "ceildiv", "min_", "max_", "to_sympy", "from_sympy"]
+           "ceildiv", "exact_div", "min_", "max_", "to_sympy", "from_sympy"]
 
 Dim = Union[int, str, None]
 
@@ -122,6 +122,18 @@ def ceildiv(a: Dim, b: Dim) -> Dim:
     if b == 0:
         return None
     return _combine(lambda x, y: sympy.ceiling(x / y), lambda x, y: -(-x // y), a, b)
+
+
+def exact_div(a: Dim, b: Dim) -> Dim:
+    """a / b when b divides a for every value of the symbols (Reshape's -1: `batch*seq*64 / 64`
+    is `batch*seq`), else None."""
+    import sympy
+    if a is None or b is None or b == 0:
+        return None
+    if type(a) is int and type(b) is int:
+        return a // b if a % b == 0 else None
+    num, den = sympy.fraction(sympy.cancel(to_sympy(a) / to_sympy(b)))
+    return from_sympy(num) if den == 1 else None
 
 
 def min_(a: Dim, b: Dim) -> Dim:

@@ -24,9 +24,7 @@ from .real_models import DATA, Case, cases, check
 # model.exporter -> the stage and first line of the error when recorded
 _RESIZE = ("compile: cannot lower ml.resize_dynamic: resize mode 'linear' with coordinates "
            "'half_pixel' (F.interpolate bilinear, align_corners=False)")
-_LSTM = "compile: ml.lstm with a sequence length that is not static is not supported"
-KNOWN = {"deeplabv3.ts": _RESIZE, "deeplabv3.dynamo": _RESIZE,
-         "lstm_tagger.ts": _LSTM, "lstm_tagger.dynamo": _LSTM}
+KNOWN = {"deeplabv3.ts": _RESIZE, "deeplabv3.dynamo": _RESIZE}
 # the models the default suite runs (their compiles take seconds; the known failures fail fast)
 QUICK = {"resnet18", "deeplabv3", "lstm_tagger"}
 

@@ -95,7 +95,9 @@ def _infer_minus_one(ins: list, known: list, shape: tuple) -> Any:
     c_in = dim_product([d for d in ins if type(d) is int])
     c_out = dim_product([d for d in known if type(d) is int])
     if syms_in:
-        return syms_in[0] if len(syms_in) == 1 and c_in == c_out and c_out != 0 else None
+        if len(syms_in) == 1 and c_in == c_out and c_out != 0:
+            return syms_in[0]
+        return dim_expr.exact_div(dim_product(ins), dim_product(known))  # batch*seq
     if c_out == 0:
         if c_in == 0:
             raise ValueError(f"shape {shape}: -1 is ambiguous with zero-sized dims")
