@@ -1,6 +1,6 @@
 """Lowering rules for ops whose output shape depends on run-time values: range, nonzero,
 compress, constant_of_shape_dynamic and the shape-changing `*_dynamic` ops (reshape, squeeze,
-unsqueeze, tile, slice, split, pad, and nearest-neighbour resize).
+unsqueeze, tile, slice, split, pad, resize).
 
 A kernel's output shape comes from the op's result type (static dims, or symbols bound before
 it runs), which the importer gets from the model's declared outputs or shape inference; where a
@@ -14,7 +14,7 @@ element searches for its source (O(n * out)); fine for the index-sized tensors t
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from tvm import te, tirx
 
@@ -24,10 +24,12 @@ from mlir_lite.ir.types import TensorType
 
 from .lower import BOUND_DIMS, LowerContext, dtype_of, load, lower
 from .narrow_types import as_storage
-from .rules_shape import _clamp, _typed_dim, _vars_in, nearest_index
+from .resize import ResizeAxis, ResizeMode, policy_dim, policy_scale, resize, scaled_dim
+from .rules_shape import _clamp, _typed_dim, _vars_in
 
 __all__ = ["result_shape", "scalar_of", "entry", "unravel", "any_of", "i64", "slice_bounds",
-           "slice_geometry", "slice_groups", "axis_mask", "static_len", "axis_table"]
+           "slice_geometry", "slice_groups", "axis_mask", "static_len", "axis_table",
+           "resize_axes"]
 
 Expr = Any
 
@@ -482,68 +484,54 @@ def _pad_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor)
 
 
 # -- resize with run-time scales or sizes -------------------------------------------------------
-_RESIZE_MODES = ("asymmetric", "half_pixel", "align_corners", "pytorch_half_pixel")
+def resize_axes(op: Operation, x: te.Tensor, xs: Sequence[te.Tensor], out: Sequence[Expr]
+                ) -> Tuple[List[int], List[ResizeAxis], List[Tuple[Expr, Expr]]]:
+    """The resized axes of `ml.resize_dynamic` (attribute `axes`, else all), each with its
+    run-time scale (read from `scales`, or sizes / input dims, or the one scale of a
+    keep_aspect_ratio_policy) and roi, for output dims `out`; and the (want, got) pairs the
+    kernel checks: the output dims its parameters give against `out`."""
+    g = operand_groups((x,) + tuple(xs), op.attributes, ("x", "roi?", "scales?", "sizes?"))
+    r = len(x.shape)
+    axes = list(range(r)) if op.attr("axes") is None else [norm_axis(a, r) for a in
+                                                            op.attr("axes")]
+    n = len(axes)
+    scales, sizes, roi = g["scales"], g["sizes"], g["roi"]
+    param = scales if scales is not None else sizes
+    if param is None or static_len(param, "scales/sizes") != n:
+        raise NotImplementedError("resize needs one scale or size per resized axis")
+    dims = [i64(x.shape[a]) for a in axes]
+    policy = op.attr("keep_aspect_ratio_policy")
+    pairs: List[Tuple[Expr, Expr]] = []
+    if scales is not None:
+        scale = [load(scales, [i64(k)]).astype("float64") for k in range(n)]
+        pairs = [(scaled_dim(d, s), i64(out[a])) for d, s, a in zip(dims, scale, axes)]
+        pairs += [(tirx.Select(s <= tirx.const(0.0, "float64"), i64(-1), i64(0)), i64(0))
+                  for s in scale]
+    elif policy == "stretch":
+        scale = [i64(out[a]).astype("float64") / d.astype("float64") for d, a in zip(dims, axes)]
+        pairs = [(entry(sizes, k), i64(out[a])) for k, a in enumerate(axes)]
+    else:
+        one = policy_scale([entry(sizes, k) for k in range(n)], dims, policy)
+        scale = [one] * n
+        pairs = [(policy_dim(d, one), i64(out[a])) for d, a in zip(dims, axes)]
+    pairs += [(i64(out[a]), i64(x.shape[a])) for a in range(r) if a not in axes]
+    rois: List[Optional[Tuple[Expr, Expr]]] = [None] * n
+    if op.attr("coordinate_transformation_mode") == "tf_crop_and_resize":
+        if roi is None or static_len(roi, "roi") != 2 * n:
+            raise NotImplementedError(f"tf_crop_and_resize needs an roi of {2 * n} entries")
+        rois = [(load(roi, [i64(k)]), load(roi, [i64(n + k)])) for k in range(n)]
+    plan = [ResizeAxis(a, dims[k], i64(out[a]), scale[k], rois[k]) for k, a in enumerate(axes)]
+    return axes, plan, pairs
 
 
 @lower("ml.resize_dynamic")
 def _resize_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor) -> te.Tensor:
-    """Nearest-neighbour resize (the modes the static `ml.resize` rule lowers) with the scales
-    or the sizes (policy "stretch") read at run time; the output dims come from the result type
-    and the kernel checks that the run-time parameters give them."""
-    g = operand_groups((x,) + xs, op.attributes, ("x", "roi?", "scales?", "sizes?"))
-    ctm = op.attr("coordinate_transformation_mode")
-    if op.attr("mode") != "nearest" or ctm not in _RESIZE_MODES:
-        raise NotImplementedError(f"resize mode {op.attr('mode')!r} with coordinates {ctm!r} "
-                                  "(only nearest with " + ", ".join(_RESIZE_MODES) + ")")
-    scales, sizes = g["scales"], g["sizes"]
-    if sizes is not None and op.attr("keep_aspect_ratio_policy") != "stretch":
-        raise NotImplementedError("resize sizes with a keep_aspect_ratio_policy")
+    """Resize (every mode, backends/tvm/resize.py) with the roi, scales or sizes read at run
+    time; the output dims come from the result type (or a shape step), and the kernel checks
+    that the run-time parameters give them."""
+    m = ResizeMode.of(op)
     out = result_shape(op, [x] + list(xs))
-    r = len(x.shape)
-    axes = list(range(r)) if op.attr("axes") is None else [norm_axis(a, r) for a in
-                                                            op.attr("axes")]
-    param = scales if scales is not None else sizes
-    if param is None or static_len(param, "scales/sizes") != len(axes):
-        raise NotImplementedError("resize needs one scale or size per resized axis")
-    ft = "float64"
-    one = tirx.const(1.0, ft)
-
-    def scale_of(k: int, a: int) -> Expr:
-        if scales is not None:
-            return load(scales, [i64(k)]).astype(ft)
-        return i64(out[a]).astype(ft) / tirx.max(i64(x.shape[a]), i64(1)).astype(ft)
-
-    def bad() -> Expr:
-        conds = []
-        for k, a in enumerate(axes):
-            if scales is not None:
-                s = scale_of(k, a)
-                want = tirx.floor(i64(x.shape[a]).astype(ft) * s).astype("int64")
-                conds += [s <= tirx.const(0.0, ft), want != i64(out[a])]
-            else:
-                conds.append(entry(sizes, k) != i64(out[a]))
-        conds += [i64(out[a]) != i64(x.shape[a]) for a in range(r) if a not in axes]
-        return any_of(conds)
-    ctx.add_check(bad, [], f"{op.name}: the run-time scales/sizes do not give the result "
-                           "type's shape")
-    nm = op.attr("nearest_mode")
-
-    def src(o: Expr, k: int, a: int) -> Expr:
-        w_in = i64(x.shape[a]).astype(ft)
-        s = scale_of(k, a)
-        w_scaled = s * w_in
-        of = i64(o).astype(ft)
-        if ctm == "asymmetric":
-            c = of / s
-        elif ctm == "align_corners":
-            c = tirx.Select(w_scaled == one, of * 0.0,
-                            of * ((w_in - one) / tirx.Select(w_scaled == one, one * 2.0,
-                                                              w_scaled - one)))
-        elif ctm == "pytorch_half_pixel":
-            c = tirx.Select(w_scaled == one, of * 0.0 - 0.5, (of + 0.5) / s - 0.5)
-        else:
-            c = (of + 0.5) / s - 0.5
-        return _clamp(nearest_index(c, nm), i64(0), i64(x.shape[a]) - i64(1))
-    return te.compute(out, lambda *o: x[tuple(src(v, axes.index(a), a) if a in axes else v
-                                              for a, v in enumerate(o))],
-                      name=ctx.name("resize"))
+    _, plan, pairs = resize_axes(op, x, xs, out)
+    ctx.add_check(lambda: any_of([want != got for want, got in pairs]), [],
+                  f"{op.name}: the run-time scales/sizes do not give the result type's shape")
+    return resize(ctx, x, out, plan, m)

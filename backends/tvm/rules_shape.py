@@ -30,6 +30,7 @@ from .lower import (
     lower,
 )
 from .narrow_types import as_storage
+from .resize import ResizeAxis, ResizeMode, resize, static_policy, static_scaled_dim
 from .shape_expr import dim_to_tvm
 
 __all__ = ["reshape_shape"]
@@ -125,19 +126,6 @@ def _concat(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tensor:
 
 def _clamp(v: Expr, lo: Expr, hi: Expr) -> Expr:
     return tirx.min(tirx.max(v, lo), hi)
-
-
-def nearest_index(c: Expr, nearest_mode: str) -> Expr:
-    """The int64 input index nearest to coordinate `c` under Resize's `nearest_mode`."""
-    if nearest_mode == "floor":
-        r = tirx.floor(c)
-    elif nearest_mode == "ceil":
-        r = tirx.ceil(c)
-    elif nearest_mode == "round_prefer_ceil":
-        r = tirx.floor(c + 0.5)
-    else:  # round_prefer_floor
-        r = tirx.ceil(c - 0.5)
-    return r.astype("int64")
 
 
 def _slice_bounds(d: Expr, start: int, end: int, step: int) -> tuple:
@@ -415,44 +403,43 @@ def _constant_of_shape(ctx: LowerContext, op: Operation) -> te.Tensor:
 
 @lower("ml.resize")
 def _resize(ctx: LowerContext, op: Operation, x: te.Tensor) -> te.Tensor:
-    """Nearest-neighbour resize with the `asymmetric`, `half_pixel`, `align_corners` and
-    `pytorch_half_pixel` coordinate modes; other modes raise (NotImplementedError)."""
-    if op.attr("mode") != "nearest":
-        raise NotImplementedError("only nearest resize is lowered so far")
-    if not all(isinstance(d, tirx.IntImm) for d in x.shape[2:]):
-        raise NotImplementedError("resize needs static spatial dims")
-    ctm = op.attr("coordinate_transformation_mode")
-    if ctm not in ("asymmetric", "half_pixel", "align_corners", "pytorch_half_pixel"):
-        raise NotImplementedError(f"resize coordinate mode {ctm!r}")
+    """Resize with the scales or sizes (and roi) known at compile time: every mode, coordinate
+    transformation and keep_aspect_ratio_policy (backends/tvm/resize.py). Input dims may be
+    symbolic: the output dim is then an integer shape expression (d * 2 for a scale of 2)."""
+    m = ResizeMode.of(op)
+    r = len(x.shape)
     in_shape = tuple(int(d) if isinstance(d, tirx.IntImm) else None for d in x.shape)
     attrs = {k: op.attr(k) for k in op.ATTRS}
     axes, scales, out = resize_output(in_shape, attrs)
-    shape = list(x.shape)
-    for ax in axes:
-        if out[ax] is None:
-            raise NotImplementedError("resize of a symbolic dim")
-        shape[ax] = _i64(out[ax])
-    nm = op.attr("nearest_mode")
-
-    def src_index(o: Expr, ax: int) -> Expr:
-        w_in, w_out = in_shape[ax], out[ax]
-        if w_in is None:
-            raise NotImplementedError("resize of a symbolic dim")
-        if w_in == w_out and (scales is None or abs(scales[axes.index(ax)] - 1.0) < 1e-9):
-            return o
-        scale = scales[axes.index(ax)] if scales is not None else w_out / w_in
-        w_scaled = scale * w_in
-        of = o.astype("float64")
-        if ctm == "asymmetric":
-            c = of / scale
-        elif ctm == "align_corners":
-            c = of * ((w_in - 1) / (w_scaled - 1)) if w_scaled != 1 else of * 0.0
-        elif ctm == "pytorch_half_pixel":
-            c = (of + 0.5) / scale - 0.5 if w_scaled != 1 else of * 0.0 - 0.5
-        else:
-            c = (of + 0.5) / scale - 0.5
-        return _clamp(nearest_index(c, nm), _i64(0), _i64(w_in - 1))
-    return te.compute(shape, lambda *o: x[tuple(src_index(v, a) if a in axes else v
-                                                for a, v in enumerate(o))], name="resize")
-
-
+    sizes, policy = op.attr("sizes"), op.attr("keep_aspect_ratio_policy")
+    dims = [x.shape[a] for a in axes]
+    shape: List[Expr] = list(x.shape)
+    scale_of: List[Any] = []
+    if scales is not None and sizes is not None:  # a policy over static dims (resize_output)
+        scale_of = list(scales)
+    elif scales is not None:
+        scale_of = list(scales)
+        for a, sc in zip(axes, scales):
+            if out[a] is None:
+                shape[a] = static_scaled_dim(x.shape[a], sc)
+    elif policy == "stretch":
+        for a, sz in zip(axes, sizes):  # the reference's out / in
+            d = in_shape[a]
+            scale_of.append(_i64(sz).astype("float64") / x.shape[a].astype("float64")
+                            if d is None else sz / d if d else 1.0)
+    else:
+        outs, sc_expr = static_policy(list(sizes), dims, policy)
+        scale_of = [sc_expr] * len(axes)
+        for a, d in zip(axes, outs):
+            shape[a] = d
+    for a in axes:
+        if out[a] is not None:
+            shape[a] = _i64(out[a])
+    roi = op.attr("roi") if m.ctm == "tf_crop_and_resize" else None
+    n = len(axes)
+    plan = [ResizeAxis(a, x.shape[a], shape[a], scale_of[k],
+                       None if roi is None else (roi[k], roi[n + k]))
+            for k, a in enumerate(axes)]
+    if r == 0:
+        raise NotImplementedError("resize of a 0-d tensor")
+    return resize(ctx, x, shape, plan, m)

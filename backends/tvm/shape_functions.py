@@ -28,6 +28,7 @@ from mlir_lite.ir.dialects.ml._infer import norm_axis, operand_groups
 from mlir_lite.ir.dialects.ml.reduce import REDUCE_OPS
 
 from .lower import dtype_of, load
+from .resize import policy_dim, policy_scale, scaled_dim
 from .rules_dynamic import (
     any_of,
     axis_mask,
@@ -201,18 +202,27 @@ def _pad(op: Operation, x: te.Tensor, *xs: te.Tensor) -> list:
 
 @shape_function("ml.resize_dynamic")
 def _resize(op: Operation, x: te.Tensor, *xs: te.Tensor) -> list:
+    """floor(d * scale) per resized axis, or the sizes; under keep_aspect_ratio_policy
+    not_larger / not_smaller, round_half_up(d * s) with s the min / max of sizes / dims (the
+    output sizes ONNX specifies)."""
     g = operand_groups((x,) + xs, op.attributes, ("x", "roi?", "scales?", "sizes?"))
     dims = _dims(x)
     r = len(dims)
     axes = list(range(r)) if op.attr("axes") is None else [norm_axis(a, r)
                                                             for a in op.attr("axes")]
     out = list(dims)
-    for k, a in enumerate(axes):
-        if g["scales"] is not None:
-            sc = load(g["scales"], [i64(k)]).astype("float64")
-            out[a] = tirx.floor(dims[a].astype("float64") * sc).astype("int64")
-        elif g["sizes"] is not None:
+    policy = op.attr("keep_aspect_ratio_policy")
+    if g["scales"] is not None:
+        for k, a in enumerate(axes):
+            out[a] = scaled_dim(dims[a], load(g["scales"], [i64(k)]))
+    elif g["sizes"] is not None and policy == "stretch":
+        for k, a in enumerate(axes):
             out[a] = entry(g["sizes"], k)
+    elif g["sizes"] is not None:
+        scale = policy_scale([entry(g["sizes"], k) for k in range(len(axes))],
+                             [dims[a] for a in axes], policy)
+        for a in axes:
+            out[a] = policy_dim(dims[a], scale)
     return [out]
 
 

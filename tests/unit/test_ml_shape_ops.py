@@ -240,6 +240,9 @@ RESIZE_CASES = [
     dict(mode="cubic", sizes=(5, 6), axes=(2, 3), coordinate_transformation_mode="asymmetric"),
     dict(mode="linear", sizes=(8, 8), axes=(3, 2), keep_aspect_ratio_policy="not_larger"),
     dict(mode="nearest", sizes=(8, 8), axes=(2, 3), keep_aspect_ratio_policy="not_smaller"),
+    dict(mode="linear", scales=(1.0, 1.0, 0.5, 0.6), antialias=1),
+    dict(mode="cubic", sizes=(2, 3, 3, 2), antialias=1, exclude_outside=1,
+         coordinate_transformation_mode="align_corners"),
     dict(mode="linear", sizes=(1, 1, 5, 4), coordinate_transformation_mode="tf_crop_and_resize",
          roi=(0.0, 0.0, 0.2, -0.3, 1.0, 1.0, 1.1, 0.9), extrapolation_value=-7.0),
 ]

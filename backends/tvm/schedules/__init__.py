@@ -24,15 +24,24 @@ __all__ = ["CPU_SCHEDULES", "CpuConfig", "SerialSchedule", "schedule_cpu", "sche
 CpuSchedule = Callable[[Schedule, CpuConfig, Dict[str, Any]], List[str]]
 
 CPU_SCHEDULES: Dict[str, CpuSchedule] = {
-    # hint "tables": small stages computed once per call (run-time parameters per axis), kept
-    # as they are, since inlining them would copy their expressions into every element
-    "injective": lambda s, cfg, hints: schedule_generic(s, cfg, tuple(hints.get("tables", ()))),
+    "injective": lambda s, cfg, hints: schedule_generic(s, cfg, **_generic_hints(hints)),
     "reduction": schedule_reduction_kernel,
     "pool": schedule_pool,
     "matmul": schedule_matmul,
     "conv": schedule_conv,
     "conv_direct": schedule_conv_direct,
 }
+
+
+
+def _generic_hints(hints: Dict[str, Any]) -> Dict[str, tuple]:
+    """What an injective kernel's rule asks of the generic schedule, by stage name: `tables`
+    (small per-call tables, e.g. resize's tap indices and weights: not inlined, left as plain
+    loops), `stages` (intermediates worth materialising: not inlined) and `gather` (stages that
+    read at table-given indices: `schedule_gather_rows`)."""
+    return {"skip": tuple(hints.get("tables", ())), "keep": tuple(hints.get("stages", ())),
+            "gather": tuple(hints.get("gather", ()))}
+
 
 # a specialised schedule that fails tries these next, then the generic one
 FALLBACKS: Dict[str, Tuple[str, ...]] = {"conv": ("conv_direct",)}

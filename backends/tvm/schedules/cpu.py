@@ -17,8 +17,8 @@ from tvm.s_tir import SBlockRealize, Schedule
 
 __all__ = ["CpuConfig", "pick_factor", "blocks", "is_reduction", "static_extent",
            "inline_injective", "schedule_injective", "schedule_reduction", "schedule_generic",
-           "epilogue_of", "attach_epilogue", "has_zero_loop", "hoist_reduction_inits",
-           "with_hoisted_inits"]
+           "schedule_gather_rows", "epilogue_of", "attach_epilogue", "has_zero_loop",
+           "hoist_reduction_inits", "with_hoisted_inits"]
 
 
 @dataclass(frozen=True)
@@ -187,9 +187,34 @@ def schedule_reduction(s: Schedule, blk: Any, cfg: CpuConfig) -> str:
     return "serial"
 
 
-def schedule_generic(s: Schedule, cfg: CpuConfig, skip: tuple = ()) -> List[str]:
-    """Inline what can be inlined, then schedule every remaining stage by its kind."""
-    inline_injective(s, keep=skip)
+def schedule_gather_rows(s: Schedule, blk: Any, cfg: CpuConfig) -> str:
+    """Parallel rows whose innermost loop is left to LLVM's loop vectoriser: for a stage that
+    reads its input at indices it loads from a table (resize's taps), TVM's `vectorize` emits
+    one scalar load per lane, LLVM's vectoriser hardware gathers (a bilinear x2 upsample of
+    1x64x56x56 f32 on AVX-512: 3.2 ms vectorised by TVM, 0.84 ms by LLVM)."""
+    loops = s.get_loops(blk)
+    if not loops:
+        return "scalar"
+    n = static_extent(s, loops)
+    big = n is None or n >= cfg.parallel_min
+    if len(loops) > 1:
+        outer = s.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
+    elif big:
+        outer, _ = s.split(loops[0], [None, 1024])
+    else:
+        return "rows:llvm-vector"
+    if big:
+        s.parallel(outer)
+        return "rows:parallel+llvm-vector"
+    return "rows:llvm-vector"
+
+
+def schedule_generic(s: Schedule, cfg: CpuConfig, skip: tuple = (), keep: tuple = (),
+                     gather: tuple = ()) -> List[str]:
+    """Inline what can be inlined, then schedule every remaining stage by its kind. Stages
+    named in `skip` are neither inlined nor scheduled, those in `keep` are not inlined, those
+    in `gather` are scheduled by `schedule_gather_rows`."""
+    inline_injective(s, keep=tuple(skip) + tuple(keep))
     done = []
     for blk in blocks(s):
         name = s.get(blk).name_hint
@@ -197,6 +222,9 @@ def schedule_generic(s: Schedule, cfg: CpuConfig, skip: tuple = ()) -> List[str]
             continue
         if has_zero_loop(s, blk):
             done.append(f"{name}:empty")  # no iterations (or none that reach the output)
+            continue
+        if name in gather and not is_reduction(s, blk):
+            done.append(f"{name}:{schedule_gather_rows(s, blk, cfg)}")
             continue
         how = (schedule_reduction if is_reduction(s, blk) else schedule_injective)(s, blk, cfg)
         done.append(f"{name}:{how}")

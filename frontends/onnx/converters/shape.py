@@ -275,8 +275,8 @@ def _resize_attrs(ctx: NodeContext, old: bool) -> dict:
             antialias=ctx.attr("antialias", 0, "int"),
             axes=ctx.attr("axes", None, "ints"),
             keep_aspect_ratio_policy=ctx.attr("keep_aspect_ratio_policy", "stretch", "string"))
-        if attrs["antialias"]:
-            raise Unsupported("Resize with antialias=1")
+        if attrs["antialias"] and mode == "nearest":
+            raise Unsupported("Resize with antialias=1 in nearest mode")
     return attrs
 
 

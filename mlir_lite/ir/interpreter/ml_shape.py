@@ -281,6 +281,26 @@ def _cubic_weight(d: np.ndarray, a: float) -> np.ndarray:
     return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
 
 
+def _antialias_taps(mode: str, p: np.ndarray, ratio: np.ndarray, scale: float,
+                    a: float) -> tuple:
+    """Taps and weights of antialiased linear / cubic resize, as ONNX's reference: when
+    downsampling, the filter is stretched by 1 / scale (so more input pixels contribute) and
+    its weights divided by their sum."""
+    s = min(scale, 1.0)
+    start = int(math.floor(-(1.0 if mode == "linear" else 2.0) / s) + 1)
+    offs = np.arange(start, 2 - start)
+    args = (offs[None, :] - ratio[:, None]) * s
+    if mode == "linear":
+        w = np.clip(1 - np.abs(args), 0, 1)
+    else:
+        d = np.abs(args)
+        d2 = d * d
+        d3 = d * d2
+        w = np.where(d <= 1, (a + 2) * d3 - (a + 3) * d2 + 1,
+                     np.where(d < 2, a * d3 - 5 * a * d2 + 8 * a * d - 4 * a, 0.0))
+    return p[:, None] + offs[None, :], w / w.sum(axis=1, keepdims=True)
+
+
 def _resize_axis(op: Any, x: np.ndarray, axis: int, scale: float, w_out: int,
                  roi: Optional[tuple]) -> np.ndarray:
     w_in = x.shape[axis]
@@ -309,16 +329,18 @@ def _resize_axis(op: Any, x: np.ndarray, axis: int, scale: float, w_out: int,
             right = np.ones_like(exact)
         taps = (p + right)[:, None]
         weights = np.ones((w_out, 1))
+    elif op.attr("antialias"):
+        taps, weights = _antialias_taps(mode, p, ratio, scale, op.attr("cubic_coeff_a"))
     elif mode == "linear":
         taps = p[:, None] + np.arange(2)[None, :]
         weights = np.stack([1 - ratio, ratio], axis=1)
     else:
         taps = p[:, None] + np.arange(-1, 3)[None, :]
         weights = _cubic_weight(taps - src[:, None], op.attr("cubic_coeff_a"))
-        if op.attr("exclude_outside"):
-            weights = np.where((taps < 0) | (taps >= w_in), 0.0, weights)
-            total = weights.sum(axis=1, keepdims=True)
-            weights = weights / np.where(total == 0, 1.0, total)
+    if op.attr("exclude_outside") and (mode == "cubic" or op.attr("antialias")):
+        weights = np.where((taps < 0) | (taps >= w_in), 0.0, weights)
+        total = weights.sum(axis=1, keepdims=True)
+        weights = weights / np.where(total == 0, 1.0, total)
     taps = np.clip(taps, 0, w_in - 1)
     gathered = np.take(x, taps, axis=axis)  # axis -> (w_out, n_taps)
     wshape = (1,) * axis + weights.shape + (1,) * (x.ndim - axis - 1)

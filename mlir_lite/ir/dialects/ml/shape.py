@@ -604,8 +604,8 @@ def _resize_infer(types: List[Type], a: Attrs) -> List[Type]:
                          ("keep_aspect_ratio_policy", RESIZE_POLICIES)):
         if a[key] not in allowed:
             raise ValueError(f"{key} {a[key]!r} is not one of {', '.join(allowed)}")
-    if a["antialias"]:
-        raise ValueError("antialias=1 is not supported")
+    if a["antialias"] and a["mode"] == "nearest":
+        raise ValueError("antialias=1 applies to linear and cubic resize only")
     if a["coordinate_transformation_mode"] == "tf_crop_and_resize" and a["roi"] is None:
         raise ValueError("coordinate_transformation_mode tf_crop_and_resize needs `roi`")
     if x.shape is None:
@@ -628,7 +628,7 @@ ResizeOp = define_op("ml.resize", operands=["x"],
                             "keep_aspect_ratio_policy": Str("stretch")},
                      traits=PURE, infer=_resize_infer,
                      doc="ONNX Resize (nearest / linear / cubic, every coordinate "
-                         "transformation mode; no antialias).")
+                         "transformation mode, antialias for linear / cubic).")
 
 
 def _eye_like_infer(types: List[Type], a: Attrs) -> List[Type]:
