@@ -22,9 +22,7 @@ import pytest
 from .real_models import DATA, Case, cases, check
 
 # model.exporter -> the stage and first line of the error when recorded
-_RESIZE = ("compile: cannot lower ml.resize_dynamic: resize mode 'linear' with coordinates "
-           "'half_pixel' (F.interpolate bilinear, align_corners=False)")
-KNOWN = {"deeplabv3.ts": _RESIZE, "deeplabv3.dynamo": _RESIZE}
+KNOWN: dict = {}  # (none today: bilinear Resize and the LSTM over a run-time length compile)
 # the models the default suite runs (their compiles take seconds; the known failures fail fast)
 QUICK = {"resnet18", "deeplabv3", "lstm_tagger"}
 
