@@ -8,6 +8,7 @@ finds the stages by these names. Pooling reads padding through a guarded
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable, List, Sequence, TypeAlias
 
 from tvm import te, tirx
@@ -402,3 +403,117 @@ def _conv_transpose(ctx: LowerContext, op: Operation, *xs: te.Tensor) -> te.Tens
     if b is None:
         return out
     return te.compute(out.shape, lambda n, f, *o: out[(n, f) + o] + b[f], name="bias")
+
+
+def _let(value: Expr, fn: Callable[[Expr], Expr], name: str = "v") -> Expr:
+    """fn(v) with v bound to `value` once (a Let): the expression uses it many times."""
+    v = tirx.Var(name, dtype_of(value))
+    return tirx.Let(v, value, fn(v))
+
+
+def _grid_reflect(x: Expr, lo: Expr, hi: Expr) -> Expr:
+    """Reflect `x` at the borders [lo, hi] until it lies within (as the interpreter)."""
+    return _let(x, lambda v: _reflect_var(v, lo, hi), "r")
+
+
+def _reflect_var(x: Expr, lo: Expr, hi: Expr) -> Expr:
+    rng = hi - lo
+    dt = dtype_of(rng)
+    safe = tirx.Select(rng > tirx.const(0, dt), rng, tirx.const(1, dt))
+    dx = tirx.Select(x < lo, lo - x, x - hi)
+    k = tirx.trunc(dx / safe)
+    r = dx - k * safe
+    even = k - tirx.floor(k / tirx.const(2, dt)) * tirx.const(2, dt) == \
+        tirx.const(0, dt)
+    below = tirx.Select(even, lo + r, hi - r)
+    above = tirx.Select(even, hi - r, lo + r)
+    inside = tirx.Select(x < lo, below, tirx.Select(x > hi, above, x))
+    return tirx.Select(rng > tirx.const(0, dt), inside, lo)
+
+
+def _cubic_weights(t: Expr) -> List[Expr]:
+    def c(v: float) -> Expr:
+        return tirx.const(v, dtype_of(t))
+    a = -0.75
+    x0, x1, x2, x3 = t + c(1), t, c(1) - t, c(2) - t
+    return [((c(a) * x0 - c(5 * a)) * x0 + c(8 * a)) * x0 - c(4 * a),
+            ((c(a + 2)) * x1 - c(a + 3)) * x1 * x1 + c(1),
+            ((c(a + 2)) * x2 - c(a + 3)) * x2 * x2 + c(1),
+            ((c(a) * x3 - c(5 * a)) * x3 + c(8 * a)) * x3 - c(4 * a)]
+
+
+@lower("ml.grid_sample")
+def _grid_sample(ctx: LowerContext, op: Operation, x: te.Tensor, grid: te.Tensor) -> te.Tensor:
+    dt = dtype_of(x)
+    acc = "float32" if dt in ("float16", "bfloat16") else dt
+    dims = list(x.shape[2:])
+    nd = len(dims)
+    mode, pad, align = op.attr("mode"), op.attr("padding_mode"), bool(op.attr("align_corners"))
+
+    def f(v: float) -> Expr:
+        return tirx.const(v, acc)
+
+    def bounds(size: Expr) -> tuple:
+        s = size.astype(acc)
+        return (f(0.0), s - f(1.0)) if align else (f(-0.5), s - f(0.5))
+
+    def position(n: Expr, o: Sequence[Expr], d: int) -> Expr:
+        """Where output `o` samples along spatial dim d, in pixels (padding applied)."""
+        size = dims[d]
+        v = grid[(n,) + tuple(o) + (_i64(nd - 1 - d),)].astype(acc)
+        s = size.astype(acc)
+        p = (v + f(1)) / f(2) * (s - f(1)) if align else ((v + f(1)) * s - f(1)) / f(2)
+        lo, hi = bounds(size)
+        if mode == "nearest":
+            p = tirx.nearbyint(p)
+        if mode == "cubic":
+            pass  # padding applies to each of its taps only (as onnxruntime and PyTorch)
+        elif pad == "border":
+            p = _let(p, lambda q: tirx.Select(tirx.any(q < lo, q > hi),
+                                              tirx.min(tirx.max(q, f(0)), s - f(1)), q), "q")
+        elif pad == "reflection":
+            p = _grid_reflect(p, lo, hi)
+        return p
+
+    def body(n: Expr, c: Expr, *o: Expr) -> Expr:
+        ps = [tirx.Var(f"p{d}", acc) for d in range(nd)]  # each bound once, below
+        total = sample(n, c, ps)
+        for d in reversed(range(nd)):
+            total = tirx.Let(ps[d], position(n, o, d), total)
+        return total.astype(dt)
+
+    def sample(n: Expr, c: Expr, ps: Sequence[Expr]) -> Expr:
+        taps = []
+        for p in ps:
+            if mode == "nearest":
+                taps.append([(tirx.trunc(p), f(1))])
+            elif mode == "linear":
+                fl = tirx.floor(p)
+                taps.append([(fl, f(1) - (p - fl)), (fl + f(1), p - fl)])
+            else:
+                fl = tirx.floor(p)
+                cw = _cubic_weights(p - fl)
+                taps.append([(fl + f(k - 1), cw[k]) for k in range(4)])
+        total: Expr = f(0)
+        for combo in itertools.product(*taps):
+            w: Expr = f(1)
+            ok: List[Expr] = []
+            idx = []
+            for d, (i, wk) in enumerate(combo):
+                size = dims[d]
+                w = w * wk
+                if pad == "zeros":
+                    ok += [i >= f(0), i < size.astype(acc)]
+                elif pad == "border":
+                    i = tirx.min(tirx.max(i, f(0)), size.astype(acc) - f(1))
+                else:
+                    lo, hi = bounds(size)
+                    i = tirx.trunc(_grid_reflect(i, lo, hi))
+                ii = i.astype("int64")
+                idx.append(tirx.min(tirx.max(ii, _i64(0)), size - _i64(1)))
+            v = x[(n, c) + tuple(idx)].astype(acc)
+            term = w * (tirx.Select(tirx.all(*ok), v, f(0)) if ok else v)
+            total = total + term
+        return total
+    return te.compute([x.shape[0], x.shape[1]] + list(grid.shape[1:-1]), body,
+                      name=ctx.name("grid_sample"))

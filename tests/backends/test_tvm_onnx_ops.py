@@ -199,3 +199,21 @@ def test_unique(attrs: Dict[str, Any]) -> None:
     run_three_ways("Unique", {"x": x}, outs, **attrs)
     run_three_ways("Unique", {"x": R.integers(-2, 9, (7,)).astype(np.int64)}, [I64] * 4,
                    **{k: v for k, v in attrs.items() if k != "axis"})
+
+
+@pytest.mark.parametrize("mode", ["linear", "nearest", "cubic"])
+@pytest.mark.parametrize("pad", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [0, 1])
+def test_grid_sample_2d(mode: str, pad: str, align: int) -> None:
+    grid = R.uniform(-1.6, 1.6, (2, 3, 5, 2)).astype(np.float32)  # some points outside
+    run_three_ways("GridSample", {"x": f32(2, 3, 4, 6), "g": grid}, [F], opset=22, mode=mode,
+                   padding_mode=pad, align_corners=align)
+
+
+@pytest.mark.parametrize("mode", ["linear", "nearest"])
+def test_grid_sample_3d_and_opset_16_names(mode: str) -> None:
+    grid = R.uniform(-1.3, 1.3, (1, 2, 3, 4, 3)).astype(np.float32)
+    run_three_ways("GridSample", {"x": f32(1, 2, 3, 4, 5), "g": grid}, [F], opset=22,
+                   mode=mode, padding_mode="reflection")
+    run_three_ways("GridSample", {"x": f32(1, 2, 5, 4), "g": grid[:, 0, :, :, :2]}, [F],
+                   opset=16, mode="bilinear" if mode == "linear" else mode)

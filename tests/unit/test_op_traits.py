@@ -155,7 +155,7 @@ NO_VJP: Dict[str, str] = {
                     "no rule yet (differentiate the decompose-rnn expansion)"),
     **dict.fromkeys(
         ["ml.compress", "ml.cumprod", "ml.cumprod_dynamic", "ml.cumsum_dynamic", "ml.det",
-         "ml.dequantize_linear", "ml.global_lp_pool",
+         "ml.dequantize_linear", "ml.grid_sample", "ml.global_lp_pool",
          "ml.lp_pool", "ml.lrn", "ml.mod", "ml.one_hot", "ml.one_hot_dynamic", "ml.pad_dynamic",
          "ml.resize", "ml.resize_dynamic", "ml.slice_dynamic", "ml.split_dynamic",
          "ml.squeeze_dynamic", "ml.tile_dynamic", "ml.topk_dynamic", "ml.trilu_dynamic",

@@ -353,6 +353,15 @@ def _det(ctx: NodeContext) -> List[Value]:
     return [ctx.op("ml.det", ctx.input(0))]
 
 
+@converter("GridSample", since=16)
+def _grid_sample(ctx: NodeContext) -> List[Value]:
+    mode = ctx.attr("mode", "linear" if ctx.opset >= 20 else "bilinear", "string")
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    return [ctx.op("ml.grid_sample", ctx.input(0), ctx.input(1), mode=mode,
+                   padding_mode=ctx.attr("padding_mode", "zeros", "string"),
+                   align_corners=bool_attr(ctx, "align_corners"))]
+
+
 @converter("Einsum", since=12)
 def _einsum(ctx: NodeContext) -> List[Value]:
     ins = [ctx.input(i) for i in range(ctx.num_inputs)]

@@ -305,3 +305,76 @@ def _nll_loss(op: Operation, *vals: np.ndarray) -> np.ndarray:
     if red == "mean":
         return np.sum(loss) / np.sum(w)
     return loss
+
+
+def grid_reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Reflect `x` at the borders [lo, hi] until it lies within (ONNX GridSample)."""
+    rng = hi - lo
+    if rng <= 0:
+        return np.full_like(x, lo)
+    dx = np.where(x < lo, lo - x, x - hi)
+    k = np.trunc(dx / rng)
+    r = dx - k * rng
+    even = np.mod(k, 2) == 0
+    below = np.where(even, lo + r, hi - r)
+    above = np.where(even, hi - r, lo + r)
+    return np.where(x < lo, below, np.where(x > hi, above, x))
+
+
+def _cubic_weights(t: np.ndarray) -> List[np.ndarray]:
+    a = -0.75
+    x = [t + 1, t, 1 - t, 2 - t]
+    return [((a * x[0] - 5 * a) * x[0] + 8 * a) * x[0] - 4 * a,
+            ((a + 2) * x[1] - (a + 3)) * x[1] * x[1] + 1,
+            ((a + 2) * x[2] - (a + 3)) * x[2] * x[2] + 1,
+            ((a * x[3] - 5 * a) * x[3] + 8 * a) * x[3] - 4 * a]
+
+
+@rule("ml.grid_sample")
+def _grid_sample(op: Operation, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    dt = upcast(x).dtype
+    xv, g = x.astype(np.float64), grid.astype(np.float64)
+    dims = x.shape[2:]
+    nd = len(dims)
+    mode, pad, align = op.attr("mode"), op.attr("padding_mode"), op.attr("align_corners")
+    taps: List[Tuple[List[np.ndarray], List[np.ndarray]]] = []  # per dim: indices, weights
+    for d, size in enumerate(dims):
+        v = g[..., nd - 1 - d]
+        c = (v + 1) / 2 * (size - 1) if align else ((v + 1) * size - 1) / 2
+        lo, hi = (0.0, size - 1.0) if align else (-0.5, size - 0.5)
+        if mode == "nearest":
+            c = np.rint(c)
+        if mode == "cubic":
+            pass  # padding applies to each of its taps only (as onnxruntime and PyTorch)
+        elif pad == "border":
+            c = np.where((c < lo) | (c > hi), np.clip(c, 0, size - 1), c)
+        elif pad == "reflection":
+            c = grid_reflect(c, lo, hi)
+        if mode == "nearest":
+            taps.append(([np.trunc(c)], [np.ones_like(c)]))
+        elif mode == "linear":
+            f = np.floor(c)
+            taps.append(([f, f + 1], [1 - (c - f), c - f]))
+        else:
+            f = np.floor(c)
+            taps.append(([f - 1, f, f + 1, f + 2], _cubic_weights(c - f)))
+    out = np.zeros((x.shape[0],) + g.shape[1:-1] + (x.shape[1],))
+    nidx = np.arange(x.shape[0]).reshape((-1,) + (1,) * (g.ndim - 2))
+    for combo in itertools.product(*(range(len(t[0])) for t in taps)):
+        w = np.ones(g.shape[:-1])
+        ok = np.ones(g.shape[:-1], bool)
+        idx = []
+        for d, k in enumerate(combo):
+            i, size = taps[d][0][k], dims[d]
+            w = w * taps[d][1][k]
+            if pad == "zeros":
+                ok &= (i >= 0) & (i < size)
+            elif pad == "border":
+                i = np.clip(i, 0, size - 1)
+            else:
+                lo, hi = (0.0, size - 1.0) if align else (-0.5, size - 0.5)
+                i = np.trunc(grid_reflect(i, lo, hi))
+            idx.append(np.clip(i, 0, size - 1).astype(np.int64))
+        vals = np.moveaxis(xv, 1, -1)[(nidx,) + tuple(idx)]  # (N, out..., C)
+        out += np.where(ok, w, 0.0)[..., None] * vals
+    return np.moveaxis(out, -1, 1).astype(dt)

@@ -340,3 +340,36 @@ define_op("ml.nll_loss", operands=["input", "target", "weight?"],
           infer=_nll_infer,
           doc="ONNX NegativeLogLikelihoodLoss: -input[n, target[n, d...], d...] * weight[target], "
               "0 where target == ignore_index; mean divides by the summed weights.")
+
+
+GRID_SAMPLE_MODES = ("linear", "nearest", "cubic")
+GRID_PADDING_MODES = ("zeros", "border", "reflection")
+
+
+def _grid_sample_infer(types: List[Type], attrs: Dict[str, Any]) -> List[Type]:
+    x, grid = as_tensor(types[0], "x"), as_tensor(types[1], "grid")
+    el = check_same_element([x, grid])
+    require_float(x)
+    if attrs["mode"] not in GRID_SAMPLE_MODES:
+        raise ValueError(f"mode {attrs['mode']!r} is not one of {', '.join(GRID_SAMPLE_MODES)}")
+    if attrs["padding_mode"] not in GRID_PADDING_MODES:
+        raise ValueError(f"padding_mode {attrs['padding_mode']!r} is not one of "
+                         f"{', '.join(GRID_PADDING_MODES)}")
+    if x.shape is None or grid.shape is None:
+        return [TensorType(el, None)]
+    n = _window_input(x)
+    if len(grid.shape) != n + 2 or not dims_equal_or_unknown(grid.shape[-1], n):
+        raise ValueError(f"grid must be (N, out..., {n}) for an input of rank {n + 2}, "
+                         f"got {grid}")
+    if not dims_equal_or_unknown(x.shape[0], grid.shape[0]):
+        raise ValueError(f"x and grid have different batch sizes: {x}, {grid}")
+    return [TensorType(el, (x.shape[0], x.shape[1]) + tuple(grid.shape[1:-1]))]
+
+
+define_op("ml.grid_sample", operands=["x", "grid"],
+          attrs={"mode": Str("linear"), "padding_mode": Str("zeros"),
+                 "align_corners": Bool(False)},
+          traits=PURE, infer=_grid_sample_infer,
+          doc="ONNX GridSample: x (N, C, D...) sampled at the normalized positions of grid "
+              "(N, out..., n; the last entry is the first spatial dim's), linear / nearest / "
+              "cubic (Keys, a = -0.75), out-of-range reads as zeros / the border / reflected.")
