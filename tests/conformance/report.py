@@ -91,6 +91,19 @@ def render_markdown(cases: Sequence[Case], results: Dict[str, Dict[str, Any]], *
     lines.append(f"| **all** | {grand['total']} | {grand['pass']} | {grand['fail']} | "
                  f"{grand['unsupported']} | {grand['error']} | {grand['out_of_scope']} |{extra}")
 
+    if compiled is not None:
+        gap = [c for c in cases if results[c.key]["status"] == "pass"
+               and compiled[c.key]["status"] != "pass"]
+        lines += ["", "## Passing interpreted, not compiled", "",
+                  f"{len(gap)} case(s) that the interpreter passes and the TVM path does not, "
+                  "each with the compiled path's reason.", ""]
+        if gap:
+            lines += ["| case | tvm status | reason |", "|---|---|---|"]
+            for c in gap:
+                r = compiled[c.key]
+                why = str(r.get("message") or r.get("reason") or "")[:300]
+                lines.append(f"| {c.suite}/{c.name} | {r['status']} | {_cell(why)} |")
+
     scoped = [c for c in cases if c.scope is not None]
     lines += ["", "## Out of scope", "",
               "mlir-lite's IR has tensors of numbers only. These cases need strings, sequence, "
