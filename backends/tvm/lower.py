@@ -35,7 +35,7 @@ from mlir_lite.ir.core import Operation, Value
 from mlir_lite.ir.opdef import op_has_trait, op_kernel_kind
 from mlir_lite.ir.types import ElementType, TensorType
 
-from .narrow_types import check_op, storage_dtype
+from .narrow_types import check_op, dtype_of, storage_dtype
 
 __all__ = ["LOWERING", "KINDS", "lower", "declared_kind", "LowerContext", "tvm_dtype",
            "value_dtype", "dtype_of", "load", "is_one", "same_dim", "broadcast_shape",
@@ -61,16 +61,6 @@ KINDS: Dict[str, str] = {}
 _DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64",
            "i1": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64",
            "u8": "uint8", "u16": "uint16", "u32": "uint32", "u64": "uint64"}
-
-
-def dtype_of(e: Any) -> str:
-    """The dtype of a TVM expression or tensor (expressions carry it in their `ty`)."""
-    if hasattr(e, "asobject"):
-        e = e.asobject()
-    ty = getattr(e, "ty", None)
-    if ty is not None and hasattr(ty, "dtype"):
-        return str(ty.dtype)
-    return str(e.dtype)
 
 
 def load(t: te.Tensor, idx: Sequence[Any]) -> PrimExpr:

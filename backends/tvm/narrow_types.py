@@ -44,8 +44,8 @@ from mlir_lite.ir.core import Operation
 from mlir_lite.ir.opdef import op_has_trait
 from mlir_lite.ir.types import ElementType, TensorType
 
-__all__ = ["Format", "FORMATS", "narrow_format", "is_narrow", "storage_dtype", "to_value",
-           "from_value", "cast", "int_range", "as_storage", "check_op", "BYTE_OPS",
+__all__ = ["Format", "FORMATS", "narrow_format", "is_narrow", "storage_dtype", "dtype_of",
+           "to_value", "from_value", "cast", "int_range", "as_storage", "check_op", "BYTE_OPS",
            "NARROW_OPS", "annotate_plan"]
 
 PrimExpr = Any
@@ -127,8 +127,9 @@ def _u(v: int, dtype: str = "uint32") -> PrimExpr:
     return tirx.const(v, dtype)
 
 
-def _dtype(e: Any) -> str:
-    """lower.dtype_of (lower.py imports this module, so not from there)."""
+def dtype_of(e: Any) -> str:
+    """The dtype of a TVM expression or tensor (expressions carry it in their `ty`); lower.py
+    re-exports it (it imports this module, so the definition lives here)."""
     if hasattr(e, "asobject"):
         e = e.asobject()
     ty = getattr(e, "ty", None)
@@ -174,7 +175,7 @@ _SOURCES = {"float32": ("uint32", 32, 8, 23, 127), "float64": ("uint64", 64, 11,
 def _encode_float(x: PrimExpr, f: Format, saturate: bool) -> PrimExpr:
     """The stored byte of float format `f` nearest to float expression `x` (round to nearest
     even; overflow, inf and NaN as the module docstring says)."""
-    dt = _dtype(x)
+    dt = dtype_of(x)
     if dt != "float64":
         x = x.astype("float32")  # f16/bf16 widen exactly; integers round as numpy's astype
         dt = "float32"
@@ -222,7 +223,7 @@ def _decode_int(b: PrimExpr, f: Format) -> PrimExpr:
 
 
 def _encode_int(x: PrimExpr, f: Format) -> PrimExpr:
-    dt = _dtype(x)
+    dt = dtype_of(x)
     mask = (1 << f.bits) - 1
     if _is_float_dtype(dt):
         lo, hi = int_range(f)  # type: ignore[misc]
@@ -254,10 +255,10 @@ def from_value(v: PrimExpr, el: ElementType, saturate: bool = False) -> PrimExpr
         from .lower import tvm_dtype
         to = tvm_dtype(el)
         if to == "bool":
-            return v != tirx.const(0, _dtype(v))
+            return v != tirx.const(0, dtype_of(v))
         return v.astype(to)
     if f.is_float:
-        if _dtype(v) == "bool":
+        if dtype_of(v) == "bool":
             v = v.astype("float32")
         return _encode_float(v, f, saturate)
     return _encode_int(v, f)

@@ -8,10 +8,8 @@ rtol 1e-3, atol 1e-4.
 The checked-in files need no torch; `python benchmarks/export_models.py tests/models/data`
 regenerates them (the `models` extra). Models the compiled path does not run yet are expected
 failures, each with the reason it failed when it was recorded (KNOWN below); one that starts
-passing shows as XPASS, and its entry goes. The default suite runs the models that compile
-quickly (QUICK); the others are marked slow and run with `-m slow` or MLIR_LITE_ALL_MODELS=1
-(conftest.py): their dynamic-shape compiles take 10-220 s each today (benchmarks/
-dynamic_models.py measures them against static shapes).
+passing shows as XPASS, and its entry goes. The whole set runs in the default suite (about 80 s
+on 2 cores; benchmarks/dynamic_models.py measures its compile times against static shapes).
 """
 from __future__ import annotations
 
@@ -23,8 +21,6 @@ from .real_models import DATA, Case, cases, check
 
 # model.exporter -> the stage and first line of the error when recorded
 KNOWN: dict = {}  # (none today: bilinear Resize and the LSTM over a run-time length compile)
-# the models the default suite runs (their compiles take seconds; the known failures fail fast)
-QUICK = {"resnet18", "deeplabv3", "lstm_tagger"}
 
 
 def _params() -> list:
@@ -33,8 +29,6 @@ def _params() -> list:
     out = []
     for c in cases():
         marks = [pytest.mark.xfail(reason=KNOWN[c.id], strict=False)] if c.id in KNOWN else []
-        if c.model not in QUICK:
-            marks.append(pytest.mark.slow)
         out.append(pytest.param(c, id=c.id, marks=marks))
     return out
 
