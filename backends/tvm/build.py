@@ -416,7 +416,7 @@ class _Builder:
                          in_ids, holders, [buf], [out], [], schedule=False)
         names = []
         for i, j, d in unknown:
-            name = d if type(d) is str else f"_k{k}_r{i}_d{j}"
+            name = d if type(d) is str and d.isidentifier() else f"_k{k}_r{i}_d{j}"
             names.append(name)
             self.bound[name] = self.var(name)
         self.steps.append(BindStep(buf, tuple(names), op.name, str(op.loc)))
