@@ -7,7 +7,9 @@
 
 `record(op, held)` adds what `op`'s result holds to `held` (value -> a tuple of dims: static
 sizes, symbols, or None for unknown entries) when it is a 0-d or 1-d integer tensor computed
-from `ml.shape`, constants, concat, slice, gather, (un)squeeze and integer casts.
+from `ml.shape`, constants, concat, slice, gather, (un)squeeze, integer casts, add/sub/mul/div
+(sizes as dim expressions), equal/where (the exporters' `Where(Equal(shape, -1), ones, shape)`)
+and constant_of_shape.
 `result_types(op, held)` gives the result types of the ops whose result shape is such a tensor
 (`ml.constant_of_shape_dynamic`, `ml.expand_dynamic`, `ml.reshape_dynamic`, `ml.slice_dynamic`,
 `ml.(un)squeeze_dynamic` / `ml.tile_dynamic` with known sizes, and `ml.range` over held

@@ -29,6 +29,7 @@ from .rules_shape import _clamp, _typed_dim, _vars_in
 
 __all__ = ["result_shape", "scalar_of", "entry", "unravel", "any_of", "i64", "slice_bounds",
            "slice_geometry", "slice_groups", "axis_mask", "static_len", "axis_table",
+           "pad_groups", "pad_amounts",
            "resize_axes"]
 
 Expr = Any
@@ -443,19 +444,30 @@ def _split_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor,
     return res
 
 
+def pad_groups(op: Operation, x: te.Tensor, xs: Sequence[te.Tensor]) -> dict:
+    return operand_groups((x,) + tuple(xs), op.attributes,
+                          ("x", "pads", "constant_value?", "axes?"))
+
+
+def pad_amounts(x: te.Tensor, g: dict, ends_name: str) -> tuple:
+    """Per axis of `x`, the padding before and after it that the run-time pads (and axes)
+    operands (`g`, by name) give; the ends are a stage of their own, `ends_name`."""
+    r = len(x.shape)
+    pads, axes = g["pads"], g["axes"]
+    n = static_len(axes, "axes") if axes is not None else r
+    if static_len(pads, "pads") != 2 * n:
+        raise NotImplementedError(f"pads must have {2 * n} entries")
+    ends = te.compute([i64(n)], lambda j: entry(pads, j + i64(n)), name=ends_name)
+    return _per_axis(pads, axes, r, n, i64(0)), _per_axis(ends, axes, r, n, i64(0))
+
+
 @lower("ml.pad_dynamic")
 def _pad_dynamic(ctx: LowerContext, op: Operation, x: te.Tensor, *xs: te.Tensor) -> te.Tensor:
-    g = operand_groups((x,) + xs, op.attributes, ("x", "pads", "constant_value?", "axes?"))
+    g = pad_groups(op, x, xs)
     out = result_shape(op, [x] + list(xs))
     r = len(x.shape)
     mode = op.attr("mode")
-    pads, axes = g["pads"], g["axes"]
-    n = (static_len(axes, "axes") if axes is not None else r)
-    if static_len(pads, "pads") != 2 * n:
-        raise NotImplementedError(f"{op.name}: pads must have {2 * n} entries")
-    ends = te.compute([i64(n)], lambda j: entry(pads, j + i64(n)), name=ctx.name("pad_ends"))
-    begin = _per_axis(pads, axes, r, n, i64(0))
-    end = _per_axis(ends, axes, r, n, i64(0))
+    begin, end = pad_amounts(x, g, ctx.name("pad_ends"))
     ctx.add_check(lambda: any_of([i64(x.shape[a]) + begin[a] + end[a] != i64(out[a])
                                   for a in range(r)]), [],
                   f"{op.name}: the run-time pads do not give the result type's shape")

@@ -30,10 +30,12 @@ from mlir_lite.ir.dialects.ml.reduce import REDUCE_OPS
 from .lower import dtype_of, load
 from .resize import policy_dim, policy_scale, scaled_dim
 from .rules_dynamic import (
-    any_of,
+    _prod,
     axis_mask,
     entry,
     i64,
+    pad_amounts,
+    pad_groups,
     slice_bounds,
     slice_geometry,
     slice_groups,
@@ -100,21 +102,11 @@ def _compress(op: Operation, x: te.Tensor, cond: te.Tensor) -> list:
     nc = cond.shape[0] if cond.shape else i64(1)
     xs = _dims(x)
     axis = op.attr("axis")
-    d = xs[norm_axis(axis, len(xs))] if axis is not None else \
-        _prod(xs)
+    ax = None if axis is None else norm_axis(axis, len(xs))
+    d = _prod(xs) if ax is None else xs[ax]
     n = _count(lambda idx: tirx.all(idx[0] < d, _truthy(load(cond, idx if cond.shape else []))),
                [nc], "selected")
-    if axis is None:
-        return [[n]]
-    ax = norm_axis(axis, len(xs))
-    return [[n if a == ax else xs[a] for a in range(len(xs))]]
-
-
-def _prod(dims: Sequence[Expr]) -> Expr:
-    p: Expr = i64(1)
-    for d in dims:
-        p = p * d
-    return p
+    return [[n] if ax is None else [n if a == ax else xs[a] for a in range(len(xs))]]
 
 
 @shape_function("ml.constant_of_shape_dynamic")
@@ -185,19 +177,8 @@ def _split(op: Operation, x: te.Tensor, split: te.Tensor) -> list:
 
 @shape_function("ml.pad_dynamic")
 def _pad(op: Operation, x: te.Tensor, *xs: te.Tensor) -> list:
-    g = operand_groups((x,) + xs, op.attributes, ("x", "pads", "constant_value?", "axes?"))
-    dims = _dims(x)
-    r = len(dims)
-    n = static_len(g["axes"], "axes") if g["axes"] is not None else r
-    out = []
-    for a in range(r):
-        extra: Expr = i64(0)
-        for j in range(n):
-            here = i64(j) == i64(a) if g["axes"] is None else \
-                tirx.any(entry(g["axes"], j) == i64(a), entry(g["axes"], j) == i64(a - r))
-            extra = tirx.Select(here, entry(g["pads"], j) + entry(g["pads"], j + n), extra)
-        out.append(dims[a] + extra)
-    return [out]
+    begin, end = pad_amounts(x, pad_groups(op, x, xs), "pad_ends")
+    return [[d + b + e for d, b, e in zip(_dims(x), begin, end)]]
 
 
 @shape_function("ml.resize_dynamic")
@@ -263,11 +244,10 @@ def _reduce(op: Operation, x: te.Tensor, axes: te.Tensor) -> list:
     keep = bool(op.attr("keepdims"))
     if n == 0:  # no axes: every axis, or none with noop_with_empty_axes
         return [dims if op.attr("noop_with_empty_axes") else [i64(1)] * r if keep else []]
-    red = [any_of([tirx.any(entry(axes, j) == i64(a), entry(axes, j) == i64(a - r))
-                   for j in range(n)]) for a in range(r)]
+    red = axis_mask(axes, r)
     if keep:
-        return [[tirx.Select(red[a], i64(1), dims[a]) for a in range(r)]]
-    return [_squeeze_marked(dims, lambda p: red[p], r - n)]
+        return [[tirx.Select(red(a), i64(1), dims[a]) for a in range(r)]]
+    return [_squeeze_marked(dims, red, r - n)]
 
 
 def _squeeze_marked(dims: List[Expr], hit: Callable[[int], Expr], rank: int) -> List[Expr]:
