@@ -18,7 +18,7 @@ from mlir_lite.ir.dialects.ml._infer import norm_axis
 from mlir_lite.ir.dialects.ml.reduce import CUMULATIVE_OPS, REDUCE_OPS
 
 from .lower import LOWERING, LowerContext, dtype_of, load, lower
-from .rules_dynamic import any_of, entry, i64, result_shape, scalar_of
+from .rules_dynamic import any_of, axis_mask, i64, result_shape, scalar_of
 from .rules_index import cumulative_along
 from .rules_quant import _OpView
 
@@ -131,8 +131,8 @@ def _reduce_dynamic(name: str) -> Callable[..., te.Tensor]:
                      "noop_with_empty_axes": op.attr("noop_with_empty_axes")}
             return LOWERING[f"ml.{name}"](ctx, _OpView(op, attrs), x)
         out = result_shape(op, [x, axes])
-        red = [any_of([tirx.any(entry(axes, j) == i64(a), entry(axes, j) == i64(a - r))
-                       for j in range(n)]) for a in range(r)]
+        marked = axis_mask(axes, r)
+        red = [marked(a) for a in range(r)]
         nred = sum((v.astype("int64") for v in red), i64(0))
         slot: List[Expr] = []  # the output position of each kept axis
         for a in range(r):

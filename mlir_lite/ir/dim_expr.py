@@ -15,6 +15,7 @@ on first use, only by graphs that do arithmetic on symbols.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Callable, FrozenSet, Mapping, Union
 
@@ -49,7 +50,6 @@ def to_sympy(d: Union[int, str]) -> Any:
 
 
 def _names(d: str) -> FrozenSet[str]:
-    import re
     return frozenset(n for n in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", d)
                      if n not in ("Min", "Max", "floor", "ceiling", "Mod"))
 
